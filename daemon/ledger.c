@@ -1,0 +1,728 @@
+/*
+ * ledger.c: the consent ledger (see ledger.h).
+ *
+ * Tables:
+ *   records(seq, at, op, product, subject, scope, state, policy_version, source, guardian,
+ *           attrs, peer_uid, prev_hash, hash)      append-only, seq from 1 without gaps
+ *   consent(product, subject, scope, state, policy_version, at, guardian, seq)
+ *                                                  current state, derived from records
+ *   subjects(subject, product, age_band, region, holds, seq)
+ *                                                  attributes; product '' holds the defaults
+ *
+ * The chain: hash = hex(SHA-256(canonical)), where canonical is the record as compact JSON with
+ * the keys in the order seq, at, op, product, subject, scope, state, policy_version, source,
+ * guardian, attrs, peer_uid, prev (absent values as null, prev the previous hash, 64 zeros for
+ * the first record). A record and its derived state are written in one transaction, and a
+ * group's callbacks run only after COMMIT returned under synchronous=FULL.
+ *
+ * Threads: the writer thread owns the write connection and the chain head; the loop thread owns
+ * the read connection. They share only the queues below, under one mutex.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "ledger.h"
+#include "log.h"
+
+#define HASH_HEX_BYTES	65
+
+struct ledger {
+	sqlite3			*wdb, *rdb;
+	sqlite3_stmt		*read_consent, *read_subject, *read_guardian;
+	int			 lock_fd;
+	int			 notify[2];		/* writer -> loop: a group is done */
+	struct event		*notify_ev;
+	ledger_done_cb		 done_cb;
+	void			*done_arg;
+	pthread_t		 writer;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	struct ledger_write	*queue, **queue_tail;	/* submitted, not yet taken */
+	struct ledger_write	*done, **done_tail;	/* committed, not yet called back */
+	bool			 stopping;
+	size_t			 pending;		/* loop thread only */
+	/* Writer thread only. */
+	int64_t			 last_seq;
+	char			 last_hash[HASH_HEX_BYTES];
+	sqlite3_stmt		*ins_record, *up_consent, *up_subject, *cancel_scopes;
+	/* Under mu. */
+	int64_t			 commits, batched, committed_seq;
+	char			 path[PATH_MAX];
+};
+
+static const char *const op_names[] = { "grant", "withdraw", "refuse", "set_subject", "cancel" };
+static const char *const op_states[] = { "granted", "withdrawn", "refused", NULL, "withdrawn" };
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS records ("
+	" seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, op TEXT NOT NULL, product TEXT,"
+	" subject TEXT NOT NULL, scope TEXT, state TEXT, policy_version TEXT, source TEXT,"
+	" guardian TEXT, attrs TEXT, peer_uid INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
+	" hash TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS consent ("
+	" product TEXT NOT NULL, subject TEXT NOT NULL, scope TEXT NOT NULL, state TEXT NOT NULL,"
+	" policy_version TEXT, at INTEGER NOT NULL, guardian TEXT, seq INTEGER NOT NULL,"
+	" PRIMARY KEY (product, subject, scope)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS subjects ("
+	" subject TEXT NOT NULL, product TEXT NOT NULL, age_band TEXT, region TEXT, holds TEXT,"
+	" seq INTEGER NOT NULL, PRIMARY KEY (subject, product)) WITHOUT ROWID;";
+
+static void	*writer_main(void *);
+static void	 notify_cb(evutil_socket_t, short, void *);
+
+static int
+exec(sqlite3 *db, const char *sql, char *err, size_t len)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	snprintf(err, len, "%s", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	return -1;
+}
+
+static int
+prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t len)
+{
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, len, "%s", sqlite3_errmsg(db));
+	return -1;
+}
+
+/* mkdir -p for the state directory. */
+static int
+make_dir(const char *dir, char *err, size_t len)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+		return snprintf(err, len, "state directory path too long"), -1;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0750) == -1 && errno != EEXIST)
+			return snprintf(err, len, "cannot create %s: %s", buf, strerror(errno)), -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0750) == -1 && errno != EEXIST)
+		return snprintf(err, len, "cannot create %s: %s", buf, strerror(errno)), -1;
+	if (stat(buf, &st) == -1 || !S_ISDIR(st.st_mode))
+		return snprintf(err, len, "%s is not a directory", buf), -1;
+	if (access(buf, W_OK | X_OK) == -1)
+		return snprintf(err, len, "cannot write to %s: %s", buf, strerror(errno)), -1;
+	return 0;
+}
+
+/* SHA-256 of data as lowercase hex. */
+static int
+sha256_hex(const char *data, size_t len, char out[HASH_HEX_BYTES])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+		return -1;
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* The hash of w as record seq chained to prev; see the head comment for the canonical form. */
+static int
+record_hash(const struct ledger_write *w, const char *state, const char *prev,
+    char out[HASH_HEX_BYTES])
+{
+	json_t *o = json_object();
+	char *text;
+	int rc;
+
+	json_object_set_new(o, "seq", json_integer(w->seq));
+	json_object_set_new(o, "at", json_integer(w->at));
+	json_object_set_new(o, "op", json_string(op_names[w->op]));
+	json_object_set_new(o, "product", str_or_null(w->product));
+	json_object_set_new(o, "subject", str_or_null(w->subject));
+	json_object_set_new(o, "scope", str_or_null(w->scope));
+	json_object_set_new(o, "state", str_or_null(state));
+	json_object_set_new(o, "policy_version", str_or_null(w->policy_version));
+	json_object_set_new(o, "source", str_or_null(w->source));
+	json_object_set_new(o, "guardian", str_or_null(w->guardian));
+	json_object_set_new(o, "attrs", str_or_null(w->attrs));
+	json_object_set_new(o, "peer_uid", json_integer(w->peer_uid));
+	json_object_set_new(o, "prev", json_string(prev));
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (text == NULL)
+		return -1;
+	rc = sha256_hex(text, strlen(text), out);
+	free(text);
+	return rc;
+}
+
+static void
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int
+step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Append w (writer thread, inside a transaction); advances the chain head on success. */
+static int
+append_one(struct ledger *l, struct ledger_write *w)
+{
+	const char *state = op_states[w->op];
+	char hash[HASH_HEX_BYTES];
+	sqlite3_stmt *st = l->ins_record;
+
+	w->seq = l->last_seq + 1;
+	if (record_hash(w, state, l->last_hash, hash) == -1)
+		return -1;
+	sqlite3_bind_int64(st, 1, w->seq);
+	sqlite3_bind_int64(st, 2, w->at);
+	bind_text(st, 3, op_names[w->op]);
+	bind_text(st, 4, w->product);
+	bind_text(st, 5, w->subject);
+	bind_text(st, 6, w->scope);
+	bind_text(st, 7, state);
+	bind_text(st, 8, w->policy_version);
+	bind_text(st, 9, w->source);
+	bind_text(st, 10, w->guardian);
+	bind_text(st, 11, w->attrs);
+	sqlite3_bind_int64(st, 12, w->peer_uid);
+	bind_text(st, 13, l->last_hash);
+	bind_text(st, 14, hash);
+	if (step_done(st) == -1)
+		return -1;
+	if (w->op == LEDGER_SET_SUBJECT) {
+		json_t *a = json_loads(w->attrs ? w->attrs : "{}", 0, NULL);
+		json_t *holds = json_object_get(a, "holds");
+		char *holds_text = holds ? json_dumps(holds, JSON_COMPACT) : NULL;
+		int rc;
+
+		st = l->up_subject;
+		bind_text(st, 1, w->subject);
+		bind_text(st, 2, w->product ? w->product : "");
+		bind_text(st, 3, json_string_value(json_object_get(a, "age_band")));
+		bind_text(st, 4, json_string_value(json_object_get(a, "region")));
+		bind_text(st, 5, holds_text);
+		sqlite3_bind_int64(st, 6, w->seq);
+		rc = step_done(st);
+		free(holds_text);
+		json_decref(a);
+		if (rc == -1)
+			return -1;
+	} else if (w->op == LEDGER_CANCEL) {
+		st = l->cancel_scopes;
+		sqlite3_bind_int64(st, 1, w->at);
+		sqlite3_bind_int64(st, 2, w->seq);
+		bind_text(st, 3, w->product);
+		bind_text(st, 4, w->subject);
+		if (step_done(st) == -1)
+			return -1;
+	} else {
+		st = l->up_consent;
+		bind_text(st, 1, w->product);
+		bind_text(st, 2, w->subject);
+		bind_text(st, 3, w->scope);
+		bind_text(st, 4, state);
+		bind_text(st, 5, w->policy_version);
+		sqlite3_bind_int64(st, 6, w->at);
+		bind_text(st, 7, w->guardian);
+		sqlite3_bind_int64(st, 8, w->seq);
+		if (step_done(st) == -1)
+			return -1;
+	}
+	l->last_seq = w->seq;
+	memcpy(l->last_hash, hash, sizeof hash);
+	return 0;
+}
+
+/* Commit one group (writer thread). On failure every write of the group is marked failed. */
+static void
+commit_group(struct ledger *l, struct ledger_write *group)
+{
+	char err[160] = "";
+	int64_t seq0 = l->last_seq, now = time(NULL);
+	char hash0[HASH_HEX_BYTES];
+	struct ledger_write *w;
+	int rc = exec(l->wdb, "BEGIN IMMEDIATE", err, sizeof err);
+
+	memcpy(hash0, l->last_hash, sizeof hash0);
+	for (w = group; rc == 0 && w != NULL; w = w->next) {
+		w->at = now;
+		if (append_one(l, w) == -1) {
+			snprintf(err, sizeof err, "%s", sqlite3_errmsg(l->wdb));
+			rc = -1;
+		}
+	}
+	if (rc == 0)
+		rc = exec(l->wdb, "COMMIT", err, sizeof err);
+	if (rc == 0)
+		return;
+	log_warnx("ledger: commit failed: %s", err);
+	sqlite3_exec(l->wdb, "ROLLBACK", NULL, NULL, NULL);
+	l->last_seq = seq0;
+	memcpy(l->last_hash, hash0, sizeof hash0);
+	for (w = group; w != NULL; w = w->next) {
+		w->failed = true;
+		w->seq = 0;
+		snprintf(w->error, sizeof w->error, "the ledger could not be written: %s", err);
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct ledger *l = arg;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		struct ledger_write *group, *w, **tail;
+		size_t n = 0;
+
+		while (l->queue == NULL && !l->stopping)
+			pthread_cond_wait(&l->cv, &l->mu);
+		if (l->queue == NULL && l->stopping)
+			break;
+		/* Take up to LEDGER_BATCH_MAX writes: one transaction, one fsync. */
+		group = l->queue;
+		for (tail = &group; *tail != NULL && n < LEDGER_BATCH_MAX; tail = &(*tail)->next)
+			n++;
+		l->queue = *tail;
+		if (l->queue == NULL)
+			l->queue_tail = &l->queue;
+		*tail = NULL;
+		pthread_mutex_unlock(&l->mu);
+
+		commit_group(l, group);
+
+		pthread_mutex_lock(&l->mu);
+		l->commits++;
+		l->batched += n;
+		l->committed_seq = l->last_seq;
+		for (w = group; w->next != NULL; w = w->next)
+			;
+		*l->done_tail = group;
+		l->done_tail = &w->next;
+		if (write(l->notify[1], "", 1) == -1 && errno != EAGAIN)
+			log_warn("ledger: notify");
+	}
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* Loop thread: call back every write of the groups committed since last time, in order. */
+static void
+deliver_done(struct ledger *l)
+{
+	struct ledger_write *list, *next;
+
+	pthread_mutex_lock(&l->mu);
+	list = l->done;
+	l->done = NULL;
+	l->done_tail = &l->done;
+	pthread_mutex_unlock(&l->mu);
+	for (; list != NULL; list = next) {
+		next = list->next;
+		list->next = NULL;
+		l->pending--;
+		l->done_cb(list, l->done_arg);
+	}
+}
+
+static void
+notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[256];
+
+	(void)what;
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	deliver_done(arg);
+}
+
+/* Read the chain head from the database (writer connection, before the thread starts). */
+static int
+load_head(struct ledger *l, char *err, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(l->last_hash, '0', 64);
+	l->last_hash[64] = '\0';
+	if (prepare(l->wdb, "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1", &st,
+	    err, len) == -1)
+		return -1;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *h = sqlite3_column_text(st, 1);
+
+		l->last_seq = sqlite3_column_int64(st, 0);
+		if (h == NULL || strlen((const char *)h) != 64) {
+			snprintf(err, len, "record %lld has no valid hash", (long long)l->last_seq);
+			sqlite3_finalize(st);
+			return -1;
+		}
+		memcpy(l->last_hash, h, 65);
+	} else if (rc != SQLITE_DONE) {
+		snprintf(err, len, "%s", sqlite3_errmsg(l->wdb));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int
+open_db(struct ledger *l, char *err, size_t len)
+{
+	int version = -1;
+	sqlite3_stmt *st;
+
+	if (sqlite3_open_v2(l->path, &l->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		return snprintf(err, len, "cannot open %s: %s", l->path,
+		    l->wdb ? sqlite3_errmsg(l->wdb) : "out of memory"), -1;
+	sqlite3_busy_timeout(l->wdb, 5000);
+	if (exec(l->wdb, "PRAGMA journal_mode=WAL", err, len) == -1 ||
+	    exec(l->wdb, "PRAGMA synchronous=FULL", err, len) == -1)
+		return -1;
+	if (prepare(l->wdb, "PRAGMA user_version", &st, err, len) == -1)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > LEDGER_SCHEMA_VERSION)
+		return snprintf(err, len, "%s has schema version %d; this consentd knows %d",
+		    l->path, version, LEDGER_SCHEMA_VERSION), -1;
+	if (exec(l->wdb, schema, err, len) == -1 ||
+	    exec(l->wdb, "PRAGMA user_version=1", err, len) == -1)
+		return -1;
+	if (prepare(l->wdb, "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    &l->ins_record, err, len) == -1 ||
+	    prepare(l->wdb, "INSERT INTO consent VALUES (?1,?2,?3,?4,?5,?6,?7,?8) "
+	    "ON CONFLICT (product, subject, scope) DO UPDATE SET state=?4, policy_version=?5, "
+	    "at=?6, guardian=?7, seq=?8", &l->up_consent, err, len) == -1 ||
+	    prepare(l->wdb, "INSERT INTO subjects VALUES (?1,?2,?3,?4,?5,?6) "
+	    "ON CONFLICT (subject, product) DO UPDATE SET age_band=coalesce(?3, age_band), "
+	    "region=coalesce(?4, region), holds=coalesce(?5, holds), seq=?6",
+	    &l->up_subject, err, len) == -1 ||
+	    prepare(l->wdb, "UPDATE consent SET state='withdrawn', at=?1, seq=?2 "
+	    "WHERE product=?3 AND subject=?4 AND state='granted'", &l->cancel_scopes, err,
+	    len) == -1)
+		return -1;
+	if (load_head(l, err, len) == -1)
+		return -1;
+	l->committed_seq = l->last_seq;
+	if (sqlite3_open_v2(l->path, &l->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK)
+		return snprintf(err, len, "cannot open %s for reading", l->path), -1;
+	sqlite3_busy_timeout(l->rdb, 1000);
+	if (prepare(l->rdb, "SELECT scope, state, policy_version, at, guardian FROM consent "
+	    "WHERE product=? AND subject=? LIMIT 512", &l->read_consent, err, len) == -1 ||
+	    prepare(l->rdb, "SELECT product, age_band, region, holds FROM subjects "
+	    "WHERE subject=? AND product IN ('', ?) ORDER BY product", &l->read_subject, err,
+	    len) == -1 ||
+	    prepare(l->rdb, "SELECT age_band FROM subjects WHERE subject=? AND product=''",
+	    &l->read_guardian, err, len) == -1)
+		return -1;
+	return 0;
+}
+
+struct ledger *
+ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *arg,
+    char *err, size_t len)
+{
+	struct ledger *l = calloc(1, sizeof *l);
+	char lockpath[PATH_MAX];
+
+	if (l == NULL)
+		return snprintf(err, len, "out of memory"), NULL;
+	l->lock_fd = l->notify[0] = l->notify[1] = -1;
+	l->queue_tail = &l->queue;
+	l->done_tail = &l->done;
+	l->done_cb = cb;
+	l->done_arg = arg;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	if (make_dir(dir, err, len) == -1)
+		goto fail;
+	snprintf(lockpath, sizeof lockpath, "%s/consentd.lock", dir);
+	snprintf(l->path, sizeof l->path, "%s/ledger.db", dir);
+	if ((l->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) == -1) {
+		snprintf(err, len, "cannot open %s: %s", lockpath, strerror(errno));
+		goto fail;
+	}
+	if (flock(l->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		snprintf(err, len, "%s is in use by another consentd", dir);
+		goto fail;
+	}
+	if (open_db(l, err, len) == -1)
+		goto fail;
+	if (pipe2(l->notify, O_NONBLOCK | O_CLOEXEC) == -1) {
+		snprintf(err, len, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	l->notify_ev = event_new(base, l->notify[0], EV_READ | EV_PERSIST, notify_cb, l);
+	if (l->notify_ev == NULL || event_add(l->notify_ev, NULL) == -1) {
+		snprintf(err, len, "cannot watch the ledger's notifications");
+		goto fail;
+	}
+	if (pthread_create(&l->writer, NULL, writer_main, l) != 0) {
+		snprintf(err, len, "cannot start the ledger writer");
+		goto fail;
+	}
+	return l;
+fail:
+	if (l->notify_ev)
+		event_free(l->notify_ev);
+	sqlite3_finalize(l->ins_record);
+	sqlite3_finalize(l->up_consent);
+	sqlite3_finalize(l->up_subject);
+	sqlite3_finalize(l->cancel_scopes);
+	sqlite3_finalize(l->read_consent);
+	sqlite3_finalize(l->read_subject);
+	sqlite3_finalize(l->read_guardian);
+	sqlite3_close(l->rdb);
+	sqlite3_close(l->wdb);
+	for (int i = 0; i < 2; i++)
+		if (l->notify[i] != -1)
+			close(l->notify[i]);
+	if (l->lock_fd != -1)
+		close(l->lock_fd);
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
+	free(l);
+	return NULL;
+}
+
+void
+ledger_close(struct ledger *l)
+{
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->stopping = true;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	pthread_join(l->writer, NULL);
+	deliver_done(l);
+	event_free(l->notify_ev);
+	sqlite3_finalize(l->ins_record);
+	sqlite3_finalize(l->up_consent);
+	sqlite3_finalize(l->up_subject);
+	sqlite3_finalize(l->cancel_scopes);
+	sqlite3_finalize(l->read_consent);
+	sqlite3_finalize(l->read_subject);
+	sqlite3_finalize(l->read_guardian);
+	sqlite3_close(l->rdb);
+	sqlite3_close(l->wdb);
+	close(l->notify[0]);
+	close(l->notify[1]);
+	close(l->lock_fd);
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
+	free(l);
+}
+
+void
+ledger_submit(struct ledger *l, struct ledger_write *w)
+{
+	w->next = NULL;
+	l->pending++;
+	pthread_mutex_lock(&l->mu);
+	*l->queue_tail = w;
+	l->queue_tail = &w->next;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+size_t
+ledger_pending(const struct ledger *l)
+{
+	return l->pending;
+}
+
+void
+ledger_write_free(struct ledger_write *w)
+{
+	if (w == NULL)
+		return;
+	free(w->product);
+	free(w->subject);
+	free(w->scope);
+	free(w->policy_version);
+	free(w->source);
+	free(w->guardian);
+	free(w->attrs);
+	free(w);
+}
+
+static enum consent_state
+state_parse(const char *s)
+{
+	if (s == NULL)
+		return CONSENT_NONE;
+	if (strcmp(s, "granted") == 0)
+		return CONSENT_GRANTED;
+	if (strcmp(s, "withdrawn") == 0)
+		return CONSENT_WITHDRAWN;
+	if (strcmp(s, "refused") == 0)
+		return CONSENT_REFUSED;
+	return CONSENT_NONE;
+}
+
+/* A copy of s in the snapshot's string list, freed with it. */
+static char *
+keep(struct ledger_snapshot *s, const unsigned char *text)
+{
+	size_t n = text ? strlen((const char *)text) : 0;
+	void **node;
+
+	if (text == NULL || (node = malloc(sizeof *node + n + 1)) == NULL)
+		return NULL;
+	*node = s->strings;
+	s->strings = node;
+	memcpy(node + 1, text, n + 1);
+	return (char *)(node + 1);
+}
+
+int
+ledger_snapshot(struct ledger *l, const char *product, const char *subject,
+    struct ledger_snapshot *s)
+{
+	sqlite3_stmt *st = l->read_consent;
+	size_t n = 0;
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	s->state.region = REGION_NONE;
+	s->entries = calloc(LEDGER_SCOPES_MAX, sizeof *s->entries);
+	if (s->entries == NULL)
+		return -1;
+	bind_text(st, 1, product);
+	bind_text(st, 2, subject);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < LEDGER_SCOPES_MAX) {
+		struct consent_entry *e = &s->entries[n++];
+
+		e->scope = keep(s, sqlite3_column_text(st, 0));
+		e->state = state_parse((const char *)sqlite3_column_text(st, 1));
+		e->policy_version = keep(s, sqlite3_column_text(st, 2));
+		e->at = sqlite3_column_int64(st, 3);
+		e->has_guardian = sqlite3_column_type(st, 4) != SQLITE_NULL;
+		if (e->scope == NULL)
+			n--;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto fail;
+	st = l->read_subject;
+	bind_text(st, 1, subject);
+	bind_text(st, 2, product);
+	/* '' (defaults) sorts first, so the product's own row overrides it. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *band = (const char *)sqlite3_column_text(st, 1);
+		const char *region = (const char *)sqlite3_column_text(st, 2);
+
+		s->known = true;
+		if (band && age_band_parse(band) >= 0)
+			s->state.age_band = age_band_parse(band);
+		if (region && region_parse(region) >= 0)
+			s->state.region = region_parse(region);
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+			s->holds = keep(s, sqlite3_column_text(st, 3));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	s->known |= n > 0;
+	s->state.entries = s->entries;
+	s->state.nentries = n;
+	return 0;
+fail:
+	log_warnx("ledger: read: %s", sqlite3_errmsg(l->rdb));
+	ledger_snapshot_free(s);
+	return -1;
+}
+
+void
+ledger_snapshot_free(struct ledger_snapshot *s)
+{
+	void *node = s->strings, *next;
+
+	for (; node != NULL; node = next) {
+		next = *(void **)node;
+		free(node);
+	}
+	free(s->entries);
+	memset(s, 0, sizeof *s);
+}
+
+int
+ledger_subject_is_adult(struct ledger *l, const char *subject)
+{
+	sqlite3_stmt *st = l->read_guardian;
+	int rc, adult = 0;
+
+	bind_text(st, 1, subject);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *band = (const char *)sqlite3_column_text(st, 0);
+
+		adult = band == NULL || strcmp(band, "adult") == 0;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? adult : -1;
+}
+
+void
+ledger_get_stats(struct ledger *l, struct ledger_stats *s)
+{
+	struct stat st;
+	char wal[PATH_MAX + 8];
+
+	memset(s, 0, sizeof *s);
+	pthread_mutex_lock(&l->mu);
+	s->commits = l->commits;
+	s->batched_writes = l->batched;
+	s->last_seq = l->committed_seq;
+	pthread_mutex_unlock(&l->mu);
+	s->records = s->last_seq;
+	if (stat(l->path, &st) == 0)
+		s->db_bytes = st.st_size;
+	snprintf(wal, sizeof wal, "%s-wal", l->path);
+	if (stat(wal, &st) == 0)
+		s->db_bytes += st.st_size;
+}

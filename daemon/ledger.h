@@ -1,0 +1,90 @@
+/*
+ * ledger.h: the consent ledger (CONTRACT §7).
+ *
+ * Append-only records in sqlite (WAL, synchronous=FULL), each chained to the one before by
+ * SHA-256, and the current state per (product, subject, scope) derived from them in the same
+ * transaction. Writes are committed by a writer thread in groups: everything submitted while
+ * the previous commit ran shares the next one. The loop thread submits and is called back once
+ * the group is durable; it reads current state through its own connection, which sees only
+ * committed data.
+ */
+#ifndef CONSENTD_LEDGER_H
+#define CONSENTD_LEDGER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <event2/event.h>
+
+#include "decide.h"
+
+#define LEDGER_SCHEMA_VERSION	1
+#define LEDGER_SCOPES_MAX	512	/* scopes one subject may hold per product */
+#define LEDGER_BATCH_MAX	1024	/* records in one commit */
+
+enum ledger_op { LEDGER_GRANT, LEDGER_WITHDRAW, LEDGER_REFUSE, LEDGER_SET_SUBJECT,
+	LEDGER_CANCEL };
+
+/* One record to append. Strings are owned by the write and freed with ledger_write_free. */
+struct ledger_write {
+	enum ledger_op		 op;
+	char			*product, *subject, *scope, *policy_version, *source, *guardian;
+	char			*attrs;		/* set_subject: JSON object of the attributes set */
+	uid_t			 peer_uid;
+	/* Filled in by the ledger before the callback. */
+	int64_t			 seq, at;
+	bool			 failed;
+	char			 error[160];
+	/* The submitter's. */
+	void			*cookie;
+	struct ledger_write	*next;
+};
+
+/* Called on the loop thread once w is durable (or failed); w then belongs to the callee. */
+typedef void (*ledger_done_cb)(struct ledger_write *w, void *arg);
+
+struct ledger;
+
+/*
+ * Open (creating if needed) dir/ledger.db and start the writer. Fails with a message in err
+ * if the directory cannot be created or written, the database is not a ledger, or another
+ * consentd holds it.
+ */
+struct ledger	*ledger_open(const char *dir, struct event_base *, ledger_done_cb, void *arg,
+		    char *err, size_t errlen);
+/* Commit what was submitted, stop the writer, close. */
+void		 ledger_close(struct ledger *);
+
+/* Queue w for the next group commit. */
+void		 ledger_submit(struct ledger *, struct ledger_write *w);
+void		 ledger_write_free(struct ledger_write *);
+
+/* Writes submitted and not yet called back. */
+size_t		 ledger_pending(const struct ledger *);
+
+/*
+ * The subject's consent state for product, into a snapshot the engine reads. The snapshot owns
+ * its strings until ledger_snapshot_free. Returns -1 when the ledger cannot be read.
+ */
+struct ledger_snapshot {
+	struct subject_state	 state;
+	struct consent_entry	*entries;
+	char			*holds;		/* JSON array text, or NULL */
+	bool			 known;		/* the subject has any record */
+	void			*strings;
+};
+int		 ledger_snapshot(struct ledger *, const char *product, const char *subject,
+		    struct ledger_snapshot *);
+void		 ledger_snapshot_free(struct ledger_snapshot *);
+
+/* Whether subject exists with age band adult (a valid guardian). -1 on error. */
+int		 ledger_subject_is_adult(struct ledger *, const char *subject);
+
+struct ledger_stats {
+	int64_t		 records, last_seq;
+	int64_t		 commits, batched_writes;
+	int64_t		 db_bytes;
+};
+void		 ledger_get_stats(struct ledger *, struct ledger_stats *);
+
+#endif

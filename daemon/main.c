@@ -1,0 +1,397 @@
+/*
+ * main.c: consentd's options, start-up, signals and shutdown.
+ *
+ * Start-up order: options and config, the policy set (refused whole if anything is wrong),
+ * the socket (from systemd or bound here), the ledger; then READY=1 and the loop. SIGHUP
+ * reloads the policy set, keeping the old one on any error. SIGTERM and SIGINT stop accepting,
+ * answer what was already read, wait for the ledger to commit what it holds, and exit.
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "consentd.h"
+#include "log.h"
+
+#define DEFAULT_CONFIG		"/etc/consentd/consentd.conf"
+#define DEFAULT_SOCKET		"/run/consentd/consentd.sock"
+#define DEFAULT_STATE_DIR	"/var/lib/consentd"
+#define DEFAULT_POLICY_DIR	"/usr/share/consentd/policies"
+#define DEFAULT_SOCKET_MODE	0666
+#define SHUTDOWN_POLL_MS	20
+#define SHUTDOWN_GRACE_SECONDS	10
+
+struct consentd		*consentd;
+
+static struct consentd	 daemon_state;
+static char		 registry_buf[PATH_MAX];
+static char		*bound_socket;		/* unlinked at exit if we bound it */
+static struct event	*shutdown_ev, *watchdog_ev;
+static time_t		 shutdown_deadline;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: consentd [--foreground] [--config FILE] [--socket PATH] [--state-dir DIR]\n"
+	    "                [--policy-dir DIR] [--registry FILE] [--check-config] [--verbose]\n"
+	    "                [--version] [--help]\n"
+	    "\n"
+	    "Decide whether an app may collect a personal-data field or use a device permission,\n"
+	    "from per-product policy tables and a consent ledger, over newline-delimited JSON on\n"
+	    "a Unix socket.\n"
+	    "\n"
+	    "  --foreground      stay in the foreground (default: detach, unless under systemd)\n"
+	    "  --config FILE     roles and paths (default " DEFAULT_CONFIG " if present)\n"
+	    "  --socket PATH     listen here (default " DEFAULT_SOCKET "); ignored when systemd\n"
+	    "                    passes a socket\n"
+	    "  --state-dir DIR   the ledger, DIR/ledger.db (default " DEFAULT_STATE_DIR ")\n"
+	    "  --policy-dir DIR  policy tables (default " DEFAULT_POLICY_DIR ")\n"
+	    "  --registry FILE   id registry (default: registry.json beside the policy dir)\n"
+	    "  --check-config    validate config and policies, print each problem, exit\n"
+	    "  --verbose         log debug messages\n"
+	    "  --version         print the version\n"
+	    "  --help            print this help\n"
+	    "\n"
+	    "Signals: HUP reloads the policies; TERM and INT stop cleanly.\n");
+}
+
+/* The registry path: given, or registry.json in the policy directory's parent. */
+static const char *
+registry_path(const char *given, const char *policy_dir)
+{
+	char dir[PATH_MAX], *slash;
+
+	if (given != NULL)
+		return given;
+	snprintf(dir, sizeof dir, "%s", policy_dir);
+	while (strlen(dir) > 1 && dir[strlen(dir) - 1] == '/')
+		dir[strlen(dir) - 1] = '\0';
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(registry_buf, sizeof registry_buf, "registry.json");
+	else if (slash == dir)
+		snprintf(registry_buf, sizeof registry_buf, "/registry.json");
+	else {
+		*slash = '\0';
+		snprintf(registry_buf, sizeof registry_buf, "%s/registry.json", dir);
+	}
+	return registry_buf;
+}
+
+static struct policy_set *
+load_policies(struct policy_errors *errs)
+{
+	return policy_load(consentd->registry_path, consentd->policy_dir, errs);
+}
+
+int
+policy_reload(json_t **problems)
+{
+	struct policy_errors errs;
+	struct policy_set *set;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now.tv_sec *
+	    1000000ULL + (unsigned long long)now.tv_nsec / 1000);
+	if ((set = load_policies(&errs)) == NULL) {
+		consentd->stats.reloads_failed++;
+		if (problems)
+			*problems = json_array();
+		log_warnx("reload refused; the old policy set keeps serving:");
+		for (size_t i = 0; i < errs.n; i++) {
+			log_warnx("  %s", errs.lines[i]);
+			if (problems)
+				json_array_append_new(*problems, json_string(errs.lines[i]));
+		}
+		policy_errors_free(&errs);
+		sd_notify(0, "READY=1\nSTATUS=reload refused; old policies serving");
+		return -1;
+	}
+	policy_unref(consentd->policy);
+	consentd->policy = set;
+	consentd->stats.reloads++;
+	for (size_t i = 0; i < set->ntables; i++)
+		log_info("reload: %s@%s", registry_name(&set->reg, ID_PRODUCT,
+		    set->tables[i]->product), set->tables[i]->version);
+	sd_notifyf(0, "READY=1\nSTATUS=serving %zu policy tables", set->ntables);
+	return 0;
+}
+
+static void
+sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_info("SIGHUP: reloading policies from %s", consentd->policy_dir);
+	policy_reload(NULL);
+}
+
+static void
+shutdown_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 0, SHUTDOWN_POLL_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if ((clients_idle() && ledger_pending(consentd->ledger) == 0) ||
+	    time(NULL) >= shutdown_deadline) {
+		if (!clients_idle())
+			log_warnx("stopping with replies still unsent after %d s",
+			    SHUTDOWN_GRACE_SECONDS);
+		event_base_loopexit(consentd->base, NULL);
+		return;
+	}
+	evtimer_add(shutdown_ev, &tv);
+}
+
+static void
+sigterm_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (consentd->stopping)
+		return;
+	log_info("signal %d: stopping", (int)sig);
+	sd_notify(0, "STOPPING=1");
+	consentd->stopping = true;
+	server_stop();
+	client_drain_all();
+	shutdown_deadline = time(NULL) + SHUTDOWN_GRACE_SECONDS;
+	shutdown_ev = evtimer_new(consentd->base, shutdown_poll_cb, NULL);
+	shutdown_poll_cb(-1, 0, NULL);
+}
+
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+start_watchdog(void)
+{
+	uint64_t usec;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0)
+		return;
+	watchdog_ev = event_new(consentd->base, -1, EV_PERSIST, watchdog_cb, NULL);
+	event_add(watchdog_ev, &(struct timeval){ (time_t)(usec / 2000000),
+	    (suseconds_t)(usec / 2 % 1000000) });
+}
+
+/* The listening socket: systemd's, or one bound at path. */
+static int
+open_socket(const char *path, unsigned mode)
+{
+	int n = sd_listen_fds(1), fd;
+
+	if (n > 1)
+		fatalx("systemd passed %d sockets; consentd takes one", n);
+	if (n == 1) {
+		fd = SD_LISTEN_FDS_START;
+		if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0)
+			fatalx("the socket systemd passed is not a listening AF_UNIX stream");
+		evutil_make_socket_nonblocking(fd);
+		log_info("listening on the socket systemd passed");
+		return fd;
+	}
+	if ((fd = server_listen(path, mode)) == -1)
+		fatalx("cannot listen on %s", path);
+	bound_socket = strdup(path);
+	log_info("listening on %s", path);
+	return fd;
+}
+
+/* Detach, keeping a pipe on which the child says it is ready; the parent exits then. */
+static int
+detach(void)
+{
+	int p[2];
+	pid_t pid;
+	char c = 0;
+
+	if (pipe(p) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 && c == 'R' ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	return p[1];
+}
+
+struct options {
+	const char	*config, *socket, *state_dir, *policy_dir, *registry;
+	bool		 foreground, check, verbose;
+};
+
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "foreground",	no_argument,		NULL, 'f' },
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "state-dir",	required_argument,	NULL, 'd' },
+		{ "policy-dir",	required_argument,	NULL, 'p' },
+		{ "registry",	required_argument,	NULL, 'r' },
+		{ "check-config", no_argument,		NULL, 'n' },
+		{ "verbose",	no_argument,		NULL, 'v' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	memset(o, 0, sizeof *o);
+	while ((ch = getopt_long(argc, argv, "fc:s:d:p:r:nvVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': o->foreground = true; break;
+		case 'c': o->config = optarg; break;
+		case 's': o->socket = optarg; break;
+		case 'd': o->state_dir = optarg; break;
+		case 'p': o->policy_dir = optarg; break;
+		case 'r': o->registry = optarg; break;
+		case 'n': o->check = true; break;
+		case 'v': o->verbose = true; break;
+		case 'V': printf("consentd %s\n", CONSENTD_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "consentd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+static int
+check_config(struct policy_set *set, struct policy_errors *errs, int config_rc)
+{
+	if (set == NULL) {
+		for (size_t i = 0; i < errs->n; i++)
+			fprintf(stderr, "%s\n", errs->lines[i]);
+		fprintf(stderr, "consentd: %zu problem%s; configuration refused\n", errs->n,
+		    errs->n == 1 ? "" : "s");
+		policy_errors_free(errs);
+		return 1;
+	}
+	if (config_rc == -1) {
+		policy_unref(set);
+		return 1;
+	}
+	printf("configuration OK: %zu policy tables, %zu ids in the registry\n", set->ntables,
+	    set->reg.count[ID_PRODUCT] + set->reg.count[ID_FEATURE] + set->reg.count[ID_FIELD] +
+	    set->reg.count[ID_PERMISSION] + set->reg.count[ID_PURPOSE] +
+	    set->reg.count[ID_EXCEPTION]);
+	policy_unref(set);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	struct policy_errors errs;
+	struct config *cf;
+	struct event *sig_hup, *sig_term, *sig_int;
+	char err[512];
+	int config_rc = 0, fd, ready_fd = -1;
+
+	parse_options(argc, argv, &o);
+	consentd = &daemon_state;
+	cf = &consentd->config;
+	cf->socket_mode = DEFAULT_SOCKET_MODE;
+	log_init(o.verbose);
+	if (o.config != NULL || access(DEFAULT_CONFIG, F_OK) == 0)
+		config_rc = config_load(cf, o.config ? o.config : DEFAULT_CONFIG);
+	consentd->policy_dir = o.policy_dir ? o.policy_dir : cf->policy_dir ? cf->policy_dir :
+	    DEFAULT_POLICY_DIR;
+	consentd->registry_path = registry_path(o.registry ? o.registry : cf->registry,
+	    consentd->policy_dir);
+	consentd->policy = load_policies(&errs);
+	if (o.check) {
+		int rc = check_config(consentd->policy, &errs, config_rc);
+
+		config_free(cf);
+		return rc;
+	}
+	if (config_rc == -1)
+		fatalx("configuration refused");
+	if (consentd->policy == NULL) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_warnx("%s", errs.lines[i]);
+		fatalx("the policy set is invalid (%zu problems); run --check-config", errs.n);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (!o.foreground && getenv("NOTIFY_SOCKET") == NULL && sd_listen_fds(0) <= 0)
+		ready_fd = detach();
+	TAILQ_INIT(&consentd->clients);
+	consentd->stats.started = time(NULL);
+	consentd->decisions = calloc(DECISION_LOG_MAX, sizeof *consentd->decisions);
+	if ((consentd->base = event_base_new()) == NULL || consentd->decisions == NULL)
+		fatalx("cannot set up the event loop");
+	consentd->ledger = ledger_open(o.state_dir ? o.state_dir : cf->state_dir ?
+	    cf->state_dir : DEFAULT_STATE_DIR, consentd->base, client_write_done, NULL, err,
+	    sizeof err);
+	if (consentd->ledger == NULL)
+		fatalx("ledger: %s", err);
+	fd = open_socket(o.socket ? o.socket : cf->socket_path ? cf->socket_path :
+	    DEFAULT_SOCKET, cf->socket_mode);
+	if (server_start(fd) == -1)
+		fatalx("cannot serve");
+	sig_hup = evsignal_new(consentd->base, SIGHUP, sighup_cb, NULL);
+	sig_term = evsignal_new(consentd->base, SIGTERM, sigterm_cb, NULL);
+	sig_int = evsignal_new(consentd->base, SIGINT, sigterm_cb, NULL);
+	event_add(sig_hup, NULL);
+	event_add(sig_term, NULL);
+	event_add(sig_int, NULL);
+	start_watchdog();
+	log_info("consentd %s ready: %zu policy tables", CONSENTD_VERSION,
+	    consentd->policy->ntables);
+	sd_notifyf(0, "READY=1\nSTATUS=serving %zu policy tables", consentd->policy->ntables);
+	if (ready_fd != -1) {
+		if (write(ready_fd, "R", 1) != 1)
+			log_warn("ready pipe");
+		close(ready_fd);
+	}
+	event_base_dispatch(consentd->base);
+
+	ledger_close(consentd->ledger);
+	if (bound_socket != NULL) {
+		unlink(bound_socket);
+		free(bound_socket);
+	}
+	if (shutdown_ev)
+		event_free(shutdown_ev);
+	if (watchdog_ev)
+		event_free(watchdog_ev);
+	event_free(sig_hup);
+	event_free(sig_term);
+	event_free(sig_int);
+	event_base_free(consentd->base);
+	policy_unref(consentd->policy);
+	free(consentd->decisions);
+	config_free(cf);
+	log_info("stopped");
+	return 0;
+}

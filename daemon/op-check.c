@@ -1,0 +1,299 @@
+/*
+ * op-check.c: check, explain and decisions.
+ *
+ * A check reads the request, takes the subject's consent snapshot from the ledger, runs the
+ * engine, logs the decision in the bounded in-memory log, and answers. When the ledger cannot
+ * be read, what rules 2-4 decide stands and everything else is deny ledger_unavailable.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "ops.h"
+
+/* The request's keys, parsed and validated. */
+struct check_args {
+	struct decide_request	 dr;
+	const char		*product, *subject, *feature, *item, *purpose;
+};
+
+static int
+parse_check(struct request *r, struct check_args *a, json_t **reply)
+{
+	const char *platform, *region;
+	struct decide_request *dr = &a->dr;
+	bool has_field = json_object_get(r->msg, "field") != NULL;
+	bool has_perm = json_object_get(r->msg, "permission") != NULL;
+	const struct registry *reg = &consentd->policy->reg;
+
+	memset(a, 0, sizeof *a);
+	dr->field = dr->permission = dr->purpose = dr->exception = -1;
+	if (req_product(r, &dr->product, reply) == -1 ||
+	    req_string(r, "subject", true, ID_BYTES_MAX, &a->subject, reply) == -1 ||
+	    req_id(r, "feature", ID_FEATURE, true, &dr->feature, reply) == -1)
+		return -1;
+	if (has_field == has_perm) {
+		*reply = req_error(r, PROTO_ERR_BAD_REQUEST, "exactly one of \"field\" and "
+		    "\"permission\" is needed");
+		return -1;
+	}
+	if (req_id(r, "field", ID_FIELD, false, &dr->field, reply) == -1 ||
+	    req_id(r, "permission", ID_PERMISSION, false, &dr->permission, reply) == -1 ||
+	    req_id(r, "purpose", ID_PURPOSE, false, &dr->purpose, reply) == -1 ||
+	    req_string(r, "platform", false, 16, &platform, reply) == -1 ||
+	    req_string(r, "os_version", false, 32, &dr->os_version, reply) == -1 ||
+	    req_string(r, "rom", false, 32, &dr->rom, reply) == -1 ||
+	    req_string(r, "region", false, 16, &region, reply) == -1)
+		return -1;
+	if ((dr->platform = platform ? platform_parse(platform) : PLATFORM_NONE) < 0 && platform) {
+		*reply = req_error(r, PROTO_ERR_BAD_REQUEST, "\"platform\" must be android, ios "
+		    "or web");
+		return -1;
+	}
+	if (dr->os_version && !os_version_valid(dr->os_version)) {
+		*reply = req_error(r, PROTO_ERR_BAD_REQUEST, "\"os_version\" must be numbers "
+		    "separated by dots, such as \"13\" or \"10.3\"");
+		return -1;
+	}
+	if ((dr->region = region ? region_parse(region) : REGION_NONE) < 0 && region) {
+		*reply = req_error(r, PROTO_ERR_BAD_REQUEST, "\"region\" must be one of cn, hk, "
+		    "eea, uk, ch, in, ru, sg, other");
+		return -1;
+	}
+	if (json_object_get(r->msg, "exception") != NULL && r->peer->role != ROLE_ADMIN) {
+		*reply = req_error(r, PROTO_ERR_FORBIDDEN, "\"exception\" is for admins only");
+		return -1;
+	}
+	if (req_id(r, "exception", ID_EXCEPTION, false, &dr->exception, reply) == -1)
+		return -1;
+	dr->now = time(NULL);
+	a->product = registry_name(reg, ID_PRODUCT, dr->product);
+	a->feature = registry_name(reg, ID_FEATURE, dr->feature);
+	a->item = dr->field >= 0 ? registry_name(reg, ID_FIELD, dr->field) :
+	    registry_name(reg, ID_PERMISSION, dr->permission);
+	a->purpose = dr->purpose >= 0 ? registry_name(reg, ID_PURPOSE, dr->purpose) : NULL;
+	return 0;
+}
+
+static void
+copy(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src ? src : "");
+}
+
+/* Keep the decision in the ring that "decisions" reads. */
+static void
+log_decision(struct request *r, const struct check_args *a, const struct decision *d,
+    const char *id)
+{
+	struct decision_record *rec = &consentd->decisions[consentd->ndecisions++ %
+	    DECISION_LOG_MAX];
+
+	copy(rec->id, sizeof rec->id, id);
+	rec->at = a->dr.now;
+	rec->uid = r->peer->uid;
+	copy(rec->product, sizeof rec->product, a->product);
+	copy(rec->subject, sizeof rec->subject, a->subject);
+	copy(rec->feature, sizeof rec->feature, a->feature);
+	copy(rec->item, sizeof rec->item, a->item);
+	rec->is_permission = a->dr.permission >= 0;
+	copy(rec->purpose, sizeof rec->purpose, a->purpose);
+	rec->outcome = d->outcome;
+	rec->nreasons = d->nreasons;
+	memcpy(rec->reasons, d->reasons, sizeof rec->reasons);
+}
+
+static json_t *
+cites_json(const struct cites *c)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; c != NULL && i < c->n; i++) {
+		const struct cite *ct = &c->v[i];
+		json_t *o = json_pack("{s:s,s:s}", "seed", ct->seed, "section", ct->section);
+
+		if (ct->section_title)
+			json_object_set_new(o, "title", json_string(ct->section_title));
+		if (ct->first_line > 0)
+			json_object_set_new(o, "lines", json_pack("[i,i]", ct->first_line,
+			    ct->last_line));
+		if (ct->quote)
+			json_object_set_new(o, "quote", json_string(ct->quote));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *
+trace_json(const struct decision *d)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < d->ntrace; i++) {
+		const struct trace_step *t = &d->trace[i];
+
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o}", "rule", t->rule,
+		    "result", t->result, "detail", t->detail, "clauses", cites_json(t->cite)));
+	}
+	return a;
+}
+
+static json_t *
+decision_reply(struct request *r, const struct check_args *a, const struct decision *d,
+    const char *decision_id)
+{
+	json_t *rep = proto_reply_ok(r->id), *reasons = json_array();
+	const struct registry *reg = &consentd->policy->reg;
+	char pol[96];
+
+	for (size_t i = 0; i < d->nreasons; i++)
+		json_array_append_new(reasons, json_string(d->reasons[i]));
+	snprintf(pol, sizeof pol, "%s@%s", a->product, d->table ? d->table->version : "none");
+	json_object_set_new(rep, "decision", json_string(outcome_name(d->outcome)));
+	json_object_set_new(rep, "reasons", reasons);
+	json_object_set_new(rep, "basis", d->basis == BASIS_NONE ? json_null() :
+	    json_string(basis_name(d->basis)));
+	json_object_set_new(rep, "policy", json_string(pol));
+	json_object_set_new(rep, "decision_id", json_string(decision_id));
+	json_object_set_new(rep, "detail", json_string(d->detail));
+	if (d->outcome == OUTCOME_PROMPT) {
+		json_t *fields = json_array();
+
+		if (a->dr.field >= 0)
+			json_array_append_new(fields, json_string(a->item));
+		json_object_set_new(rep, "prompt", json_pack("{s:s,s:o,s:o,s:b}", "scope",
+		    d->prompt_scope, "fields", fields, "purpose", d->prompt_purpose >= 0 ?
+		    json_string(registry_name(reg, ID_PURPOSE, d->prompt_purpose)) : json_null(),
+		    "separate", d->separate));
+	}
+	if (d->retry_after > 0)
+		json_object_set_new(rep, "retry_after", json_integer(d->retry_after));
+	return rep;
+}
+
+static void
+record_latency(const struct timespec *t0)
+{
+	struct timespec t1;
+	uint64_t us;
+	int b = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000 + (uint64_t)(t1.tv_nsec -
+	    t0->tv_nsec) / 1000;
+	while (us > 0 && b < 31) {
+		us >>= 1;
+		b++;
+	}
+	consentd->stats.latency_us[b]++;
+}
+
+static bool
+decided_without_ledger(const struct decision *d)
+{
+	static const char *const early[] = { "never_collect", "not_declared",
+		"platform_excluded" };
+
+	for (size_t i = 0; d->nreasons > 0 && i < 3; i++)
+		if (strcmp(d->reasons[0], early[i]) == 0)
+			return true;
+	return false;
+}
+
+static enum op_result
+run_check(struct request *r, json_t **reply, bool with_trace)
+{
+	static struct decision d;	/* large; the loop is single-threaded */
+	struct ledger_snapshot snap;
+	struct check_args a;
+	struct timespec t0;
+	char decision_id[24];
+	bool ledger_ok;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (parse_check(r, &a, reply) == -1)
+		return OP_REPLIED;
+	ledger_ok = ledger_snapshot(consentd->ledger, a.product, a.subject, &snap) == 0;
+	decide(consentd->policy, &a.dr, &snap.state, &d);
+	if (!ledger_ok && !decided_without_ledger(&d)) {
+		d.outcome = OUTCOME_DENY;
+		d.nreasons = 1;
+		d.reasons[0] = "ledger_unavailable";
+		d.retry_after = 0;
+		snprintf(d.detail, sizeof d.detail, "the consent ledger cannot be read");
+	}
+	snprintf(decision_id, sizeof decision_id, "d%llx-%llx",
+	    (unsigned long long)consentd->stats.started,
+	    (unsigned long long)consentd->ndecisions + 1);
+	log_decision(r, &a, &d, decision_id);
+	consentd->stats.by_outcome[d.outcome]++;
+	if (d.exception_used)
+		log_info("exception %s used: uid %u, %s %s %s %s, decision %s",
+		    registry_name(&consentd->policy->reg, ID_EXCEPTION, a.dr.exception),
+		    (unsigned)r->peer->uid, a.product, a.feature, a.item,
+		    outcome_name(d.outcome), decision_id);
+	*reply = decision_reply(r, &a, &d, decision_id);
+	if (with_trace)
+		json_object_set_new(*reply, "trace", trace_json(&d));
+	if (ledger_ok)
+		ledger_snapshot_free(&snap);
+	record_latency(&t0);
+	return OP_REPLIED;
+}
+
+enum op_result
+op_check(struct request *r, json_t **reply)
+{
+	return run_check(r, reply, false);
+}
+
+enum op_result
+op_explain(struct request *r, json_t **reply)
+{
+	return run_check(r, reply, true);
+}
+
+enum op_result
+op_decisions(struct request *r, json_t **reply)
+{
+	const char *subject, *product;
+	json_t *limit = json_object_get(r->msg, "limit"), *list;
+	json_int_t n = 100;
+
+	if (req_string(r, "subject", false, ID_BYTES_MAX, &subject, reply) == -1 ||
+	    req_string(r, "product", false, ID_BYTES_MAX, &product, reply) == -1)
+		return OP_REPLIED;
+	if (limit != NULL && (!json_is_integer(limit) || json_integer_value(limit) < 1 ||
+	    json_integer_value(limit) > DECISION_LOG_MAX)) {
+		*reply = req_error(r, PROTO_ERR_BAD_REQUEST, "\"limit\" must be a whole number "
+		    "from 1 to %d", DECISION_LOG_MAX);
+		return OP_REPLIED;
+	}
+	if (limit != NULL)
+		n = json_integer_value(limit);
+	list = json_array();
+	for (uint64_t i = consentd->ndecisions; i > 0 && consentd->ndecisions - i <
+	    DECISION_LOG_MAX && (json_int_t)json_array_size(list) < n; i--) {
+		const struct decision_record *d = &consentd->decisions[(i - 1) %
+		    DECISION_LOG_MAX];
+		json_t *reasons = json_array(), *o;
+
+		if ((subject && strcmp(subject, d->subject)) || (product &&
+		    strcmp(product, d->product)))
+			continue;
+		for (size_t k = 0; k < d->nreasons; k++)
+			json_array_append_new(reasons, json_string(d->reasons[k]));
+		o = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:o}", "decision_id", d->id,
+		    "at", (json_int_t)d->at, "uid", (json_int_t)d->uid, "product", d->product,
+		    "subject", d->subject, "feature", d->feature,
+		    d->is_permission ? "permission" : "field", d->item, "decision", outcome_name(d->outcome),
+		    "reasons", reasons);
+		if (d->purpose[0])
+			json_object_set_new(o, "purpose", json_string(d->purpose));
+		json_array_append_new(list, o);
+	}
+	*reply = proto_reply_ok(r->id);
+	json_object_set_new(*reply, "decisions", list);
+	return OP_REPLIED;
+}
