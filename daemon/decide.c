@@ -37,6 +37,7 @@ struct verdict {
 	int64_t		 retry_after;
 	enum basis	 basis;
 	bool		 exception_used;
+	int		 rule;		/* the rule that decided: an earlier one wins a tie */
 	char		 detail[DECIDE_DETAIL_BYTES];
 };
 
@@ -585,8 +586,10 @@ rule_consent(const struct decide_request *req, const struct target *t,
 				stricter(&best, &have, &v);
 		}
 	}
-	if (have)
+	if (have) {
+		best.rule = out->rule;
 		*out = best;
+	}
 	return have;
 }
 
@@ -640,15 +643,14 @@ judge_purpose(const struct decide_request *req, const struct target *t,
 			return;
 		}
 	}
-	if (rule_minors(t, s, purpose, v, d) ||
-	    rule_policy(req, t, s, guardian, purpose, v, d) ||
-	    rule_consent(req, t, s, guardian, purpose, v, d) ||
-	    rule_opted_out(t, s, purpose, v, d))
+	if ((v->rule = 5, rule_minors(t, s, purpose, v, d)) ||
+	    (v->rule = 6, rule_policy(req, t, s, guardian, purpose, v, d)) ||
+	    (v->rule = 7, rule_consent(req, t, s, guardian, purpose, v, d)) ||
+	    (v->rule = 8, rule_opted_out(t, s, purpose, v, d)))
 		return;
+	v->rule = 9;
 	if (t->field && field_attr(t->table, t->field->field)->sensitive && b == BASIS_CONSENT)
 		b = BASIS_SEPARATE_CONSENT;
-	else if (t->feature->optional && (b == BASIS_CONTRACT || b == BASIS_NONE))
-		b = BASIS_CONSENT;
 	verdict_set(v, OUTCOME_ALLOW, NULL, NULL, "allowed with basis %s", basis_name(b));
 	v->basis = b;
 	trace(d, "allow", "allow", t->field ? &t->field->cite : &t->permission->cite, "%s",
@@ -660,24 +662,22 @@ check_request(const struct decide_request *req, const struct subject_state *s,
     struct target *t, struct decision *d)
 {
 	struct verdict v, best;
-	bool have = false;
+	int best_purpose = -1;
+	bool have = false, exception_used = false;
 	const struct idlist one = { (int *)&req->purpose, 1 };
 	const struct idlist *purposes = req->purpose >= 0 ? &one : t->purposes;
 
 	t->basis = effective_basis(t);
+	/* The strictest answer over the purposes wins; among equals, the earlier rule. */
 	for (size_t i = 0; i < purposes->n; i++) {
 		judge_purpose(req, t, s, purposes->v[i], &v, d);
-		if (!have || v.outcome > best.outcome) {
+		exception_used |= v.exception_used;
+		if (!have || v.outcome > best.outcome ||
+		    (v.outcome == best.outcome && v.rule < best.rule)) {
 			best = v;
-			best.exception_used |= have && best.exception_used;
+			best_purpose = purposes->v[i];
 			have = true;
-		} else if (v.exception_used && v.outcome == best.outcome)
-			best.exception_used = true;
-		if (v.outcome == OUTCOME_ALLOW && i == 0)
-			d->prompt_purpose = purposes->v[i];
-		if (v.outcome > OUTCOME_ALLOW && best.outcome == v.outcome &&
-		    strcmp(best.detail, v.detail) == 0)
-			d->prompt_purpose = purposes->v[i];
+		}
 	}
 	if (!have) {
 		finish(d, OUTCOME_DENY, "not_declared", "the declaration serves no purpose");
@@ -689,7 +689,8 @@ check_request(const struct decide_request *req, const struct subject_state *s,
 	snprintf(d->detail, sizeof d->detail, "%s", best.detail);
 	d->basis = best.outcome == OUTCOME_ALLOW ? best.basis : t->basis;
 	d->retry_after = best.retry_after;
-	d->exception_used = best.exception_used && best.outcome == OUTCOME_ALLOW;
+	d->prompt_purpose = best_purpose;
+	d->exception_used = exception_used && best.outcome == OUTCOME_ALLOW;
 	if (d->exception_used)
 		d->basis = BASIS_EXCEPTION;
 	if (best.outcome == OUTCOME_PROMPT) {
@@ -722,6 +723,4 @@ decide(const struct policy_set *set, const struct decide_request *req,
 	    rule_platform(req, &t, d))
 		return;
 	check_request(req, s, &t, d);
-	if (d->exception_used && d->nreasons < DECIDE_REASONS_MAX)
-		d->reasons[d->nreasons++] = "exception";
 }

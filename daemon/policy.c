@@ -152,8 +152,7 @@ fail(struct loader *l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (asprintf(&line, "%s: %s: %s", l->file ? l->file : "-",
-	    l->path[0] ? l->path : "$", msg) < 0)
+	if (asprintf(&line, "%s: $%s: %s", l->file ? l->file : "-", l->path, msg) < 0)
 		return;
 	if ((grown = realloc(e->lines, (e->n + 1) * sizeof *grown)) == NULL) {
 		free(line);
