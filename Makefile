@@ -8,8 +8,10 @@
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+# What the build needs whatever CFLAGS a caller passes (the sanitizer build passes its own).
+WFLAGS    = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-missing-field-initializers -Iproto -Idaemon
+ALL_CFLAGS = $(CFLAGS) $(WFLAGS)
 PKGS      = libevent jansson sqlite3 libsystemd libcrypto
 LIBS      = $(shell pkg-config --libs $(PKGS)) -lpthread
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -35,18 +37,18 @@ all: $(BUILD)/consentd $(BUILD)/consentctl
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKGCFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(PKGCFLAGS) -c -o $@ $<
 
 $(BUILD)/consentd: $(DAEMON_SRC:%.c=$(BUILD)/%.o)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/consentctl: $(CTL_SRC:%.c=$(BUILD)/%.o)
-	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs jansson)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(shell pkg-config --libs jansson)
 
 # One cmocka binary per test file, each linked with the pure modules it tests.
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_SRC:%.c=$(BUILD)/%.o) $(PROTO_SRC:%.c=$(BUILD)/%.o)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 

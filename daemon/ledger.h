@@ -34,7 +34,7 @@ struct ledger_write {
 	/* Filled in by the ledger before the callback. */
 	int64_t			 seq, at;
 	bool			 failed;
-	char			 error[160];
+	char			 error[256];
 	/* The submitter's. */
 	void			*cookie;
 	struct ledger_write	*next;

@@ -33,7 +33,7 @@
 struct consentd		*consentd;
 
 static struct consentd	 daemon_state;
-static char		 registry_buf[PATH_MAX];
+static char		 registry_buf[PATH_MAX + 32];
 static char		*bound_socket;		/* unlinked at exit if we bound it */
 static struct event	*shutdown_ev, *watchdog_ev;
 static time_t		 shutdown_deadline;

@@ -277,11 +277,12 @@ op_decisions(struct request *r, json_t **reply)
 	    DECISION_LOG_MAX && (json_int_t)json_array_size(list) < n; i--) {
 		const struct decision_record *d = &consentd->decisions[(i - 1) %
 		    DECISION_LOG_MAX];
-		json_t *reasons = json_array(), *o;
+		json_t *reasons, *o;
 
 		if ((subject && strcmp(subject, d->subject)) || (product &&
 		    strcmp(product, d->product)))
 			continue;
+		reasons = json_array();
 		for (size_t k = 0; k < d->nreasons; k++)
 			json_array_append_new(reasons, json_string(d->reasons[k]));
 		o = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:o}", "decision_id", d->id,
