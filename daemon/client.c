@@ -408,3 +408,12 @@ clients_idle(void)
 			return false;
 	return true;
 }
+
+void
+client_free_all(void)
+{
+	struct client *c;
+
+	while ((c = TAILQ_FIRST(&consentd->clients)) != NULL)
+		client_kill(c);
+}

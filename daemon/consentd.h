@@ -75,6 +75,7 @@ void	 server_stop(void);
 void	 client_create(int fd, const struct peer *);
 void	 client_drain_all(void);	/* stopping: answer what was read, then close */
 bool	 clients_idle(void);
+void	 client_free_all(void);	/* at exit, after the ledger's last callbacks */
 void	 client_write_done(struct ledger_write *, void *);
 
 /* One request being answered. */

@@ -13,6 +13,14 @@
 
 static int	log_verbose;
 static int	log_prefix;	/* priority prefixes, for journald */
+static int	log_syslog;
+
+void
+log_to_syslog(void)
+{
+	openlog("consentd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_syslog = 1;
+}
 
 void
 log_init(int verbose)
@@ -27,6 +35,10 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	char msg[1024];
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (log_syslog) {
+		syslog(pri, "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
+		return;
+	}
 	if (log_prefix)
 		fprintf(stderr, "<%d>", pri);
 	fprintf(stderr, "consentd: %s%s%s\n", msg, suffix ? ": " : "", suffix ? suffix : "");

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 void	log_init(int verbose);
+void	log_to_syslog(void);	/* once detached from the terminal */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));	/* + strerror */
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -235,6 +235,10 @@ detach(void)
 	}
 	close(p[0]);
 	setsid();
+	/* Detached, the terminal is no place for the log. */
+	if (freopen("/dev/null", "r", stdin) == NULL || freopen("/dev/null", "w", stdout) == NULL)
+		fatal("/dev/null");
+	log_to_syslog();
 	return p[1];
 }
 
@@ -377,6 +381,7 @@ main(int argc, char **argv)
 	event_base_dispatch(consentd->base);
 
 	ledger_close(consentd->ledger);
+	client_free_all();
 	if (bound_socket != NULL) {
 		unlink(bound_socket);
 		free(bound_socket);
