@@ -431,8 +431,12 @@ judge_scope(const struct decide_request *req, const struct target *t,
 		/* A refusal older than the window may be asked again. */
 		__attribute__((fallthrough));
 	case CONSENT_NONE:
-		verdict_set(v, OUTCOME_PROMPT, separate ? "separate_consent_missing" :
-		    "consent_missing", scope, "%s is needed", scope);
+		if (guardian)
+			verdict_set(v, OUTCOME_PROMPT, "guardian_consent_missing", scope,
+			    "a child's consent to %s must come with a guardian", scope);
+		else
+			verdict_set(v, OUTCOME_PROMPT, separate ? "separate_consent_missing" :
+			    "consent_missing", scope, "%s is needed", scope);
 		v->separate = separate;
 		break;
 	}
@@ -479,8 +483,14 @@ rule_policy(const struct decide_request *req, const struct target *t,
 
 	if (e == NULL || e->state == CONSENT_NONE ||
 	    (e->state == CONSENT_REFUSED && req->now >= e->at + DECIDE_REFUSAL_WINDOW_SECONDS)) {
-		verdict_set(v, OUTCOME_PROMPT, "policy_not_accepted", "policy", "the subject has "
-		    "not accepted the %s privacy policy", name(t, ID_PRODUCT, req->product));
+		/* A child is never asked alone: the app must turn to a guardian. */
+		if (guardian)
+			verdict_set(v, OUTCOME_PROMPT, "guardian_consent_missing", "policy", "a "
+			    "guardian must accept the %s privacy policy for a child",
+			    name(t, ID_PRODUCT, req->product));
+		else
+			verdict_set(v, OUTCOME_PROMPT, "policy_not_accepted", "policy", "the subject "
+			    "has not accepted the %s privacy policy", name(t, ID_PRODUCT, req->product));
 	} else if (e->state == CONSENT_GRANTED && guardian && !e->has_guardian) {
 		verdict_set(v, OUTCOME_PROMPT, "guardian_consent_missing", "policy", "a child's "
 		    "acceptance of the policy needs a guardian");
