@@ -23,7 +23,7 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 
 PROTO_SRC  = proto/proto.c
 CORE_SRC   = daemon/policy.c daemon/decide.c
-DAEMON_SRC = daemon/main.c daemon/server.c daemon/client.c daemon/ops.c daemon/op-check.c \
+DAEMON_SRC = daemon/main.c daemon/server.c daemon/cache.c daemon/client.c daemon/ops.c daemon/op-check.c \
              daemon/op-consent.c daemon/op-server.c daemon/config.c daemon/ledger.c \
              daemon/log.c $(CORE_SRC) $(PROTO_SRC)
 CTL_SRC    = daemon/ctl/consentctl.c $(PROTO_SRC)
@@ -77,7 +77,11 @@ test: deps all $(UNIT_BINS) asan
 	@CONSENTD_BUILD=$(BUILD) scripts/run-tests
 
 bench: deps all
-	$(PYTHON) tests/bench/bench.py
+	@mkdir -p $(BUILD)/bench
+	for t in loadgen refserver fsyncloop; do \
+	    $(CC) $(ALL_CFLAGS) $(PKGCFLAGS) -o $(BUILD)/bench/$$t tests/bench/$$t.c $(LIBS) || exit 1; \
+	done
+	$(PYTHON) tests/bench/bench.py --build $(BUILD)
 
 clean:
 	rm -rf build

@@ -56,13 +56,26 @@ static void	 client_write_cb(struct bufferevent *, void *);
 static void	 client_event_cb(struct bufferevent *, short, void *);
 static void	 process_input(struct client *);
 static void	 client_kill(struct client *);
+static void	 push_output(struct client *);
+static void	 reap_cb(evutil_socket_t, short, void *);
+static void	 bury(struct client *);
+
+/*
+ * Connections that died, freed from the loop once the callback that killed them has returned:
+ * every caller up the stack may still look at c->dead.
+ */
+static TAILQ_HEAD(, client)	 graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
+static struct event		*reaper;
 
 void
 client_create(int fd, const struct peer *peer)
 {
 	struct client *c = calloc(1, sizeof *c);
 
-	if (c == NULL) {
+	if (reaper == NULL)
+		reaper = event_new(consentd->base, -1, 0, reap_cb, NULL);
+	if (c == NULL || reaper == NULL) {
+		free(c);
 		close(fd);
 		return;
 	}
@@ -77,7 +90,8 @@ client_create(int fd, const struct peer *peer)
 	/* Read no more than a line and a bit ahead: an endless line costs 64 KiB, not memory. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 2 * PROTO_LINE_MAX_BYTES);
 	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* Replies are written directly; the write event is armed only when the socket is full. */
+	bufferevent_enable(c->bev, EV_READ);
 	TAILQ_INSERT_TAIL(&consentd->clients, c, entry);
 	consentd->nclients++;
 	consentd->stats.connections_total++;
@@ -97,6 +111,27 @@ client_free(struct client *c)
 	free(c);
 }
 
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
+		TAILQ_REMOVE(&graveyard, c, entry);
+		client_free(c);
+	}
+}
+
+static void
+bury(struct client *c)
+{
+	TAILQ_INSERT_TAIL(&graveyard, c, entry);
+	event_active(reaper, EV_TIMEOUT, 0);
+}
+
 /* The peer is gone or must go: unlink now, free when no ledger write points here. */
 static void
 client_kill(struct client *c)
@@ -111,7 +146,7 @@ client_kill(struct client *c)
 	TAILQ_REMOVE(&consentd->clients, c, entry);
 	consentd->nclients--;
 	if (c->inflight_writes == 0)
-		client_free(c);
+		bury(c);
 }
 
 static struct reply_slot *
@@ -162,6 +197,38 @@ slot_fill(struct client *c, struct reply_slot *s, json_t *reply, bool close_afte
 	flush(c);
 }
 
+/*
+ * The answer to a request that was answered at once: a JSON reply (consumed) or a line of text.
+ * With nothing unanswered before it, it goes straight to the output without a slot.
+ */
+static void
+answer(struct client *c, json_t *reply, const struct proto_buf *text)
+{
+	struct reply_slot *s;
+
+	if (text != NULL && text->failed) {
+		reply = proto_reply_error(NULL, PROTO_ERR_INTERNAL, "out of memory");
+		text = NULL;
+	}
+	if (TAILQ_EMPTY(&c->slots) && text != NULL) {
+		bufferevent_write(c->bev, text->data, text->len);
+		return;
+	}
+	if ((s = slot_new(c)) == NULL) {
+		json_decref(reply);
+		client_kill(c);
+		return;
+	}
+	if (text != NULL && (s->data = malloc(text->len)) != NULL) {
+		memcpy(s->data, text->data, text->len);
+		s->len = text->len;
+		reply = NULL;
+	} else if (text != NULL) {
+		reply = proto_reply_error(NULL, PROTO_ERR_INTERNAL, "out of memory");
+	}
+	slot_fill(c, s, reply, false);
+}
+
 /* Answer at once with an error that ends the connection (too_large, bad_json). */
 static void
 reply_and_close(struct client *c, json_t *reply)
@@ -196,17 +263,18 @@ handle_request(struct client *c, json_t *msg)
 		c->held = msg;	/* resumed by client_write_done */
 		return;
 	}
-	if ((req.slot = slot_new(c)) == NULL) {
-		json_decref(msg);
-		client_kill(c);
-		return;
-	}
 	if (ops_dispatch(&req, &reply) == OP_REPLIED) {
-		slot_fill(c, req.slot, reply, false);
+		answer(c, reply, reply == NULL ? req.text : NULL);
 		json_decref(msg);
 		return;
 	}
 	w = req.write;
+	if ((req.slot = slot_new(c)) == NULL) {
+		ledger_write_free(w);
+		json_decref(msg);
+		client_kill(c);
+		return;
+	}
 	if ((ctx = calloc(1, sizeof *ctx)) == NULL || w == NULL) {
 		free(ctx);
 		ledger_write_free(w);
@@ -244,13 +312,10 @@ handle_line(struct client *c, const char *line, size_t len)
 		return;
 	}
 	if (!json_is_object(msg) || !proto_id_valid(json_object_get(msg, "id"))) {
-		struct reply_slot *s = slot_new(c);
-
 		consentd->stats.requests++;
-		if (s != NULL)
-			slot_fill(c, s, proto_reply_error(NULL, PROTO_ERR_BAD_REQUEST,
-			    json_is_object(msg) ? "\"id\" must be a string, number, boolean "
-			    "or null" : "a request must be a JSON object"), false);
+		answer(c, proto_reply_error(NULL, PROTO_ERR_BAD_REQUEST, json_is_object(msg) ?
+		    "\"id\" must be a string, number, boolean or null" :
+		    "a request must be a JSON object"), NULL);
 		json_decref(msg);
 		return;
 	}
@@ -272,7 +337,7 @@ process_input(struct client *c)
 			json_t *msg = c->held;
 
 			if (c->inflight_writes > 0)
-				return;
+				goto out;
 			c->held = NULL;
 			handle_request(c, msg);
 			continue;
@@ -280,6 +345,7 @@ process_input(struct client *c)
 		if (c->nslots >= CLIENT_INFLIGHT_MAX || evbuffer_get_length(
 		    bufferevent_get_output(c->bev)) > CLIENT_OUTPUT_HIGH_BYTES) {
 			bufferevent_disable(c->bev, EV_READ);
+			push_output(c);
 			return;		/* resumed as replies go out */
 		}
 		in = bufferevent_get_input(c->bev);
@@ -294,7 +360,7 @@ process_input(struct client *c)
 			consentd->stats.requests++;
 			reply_and_close(c, proto_reply_error(NULL, PROTO_ERR_TOO_LARGE,
 			    "a line may hold at most %d bytes", PROTO_LINE_MAX_BYTES));
-			return;
+			goto out;
 		}
 		if (end < 0)
 			break;		/* wait for the rest of the line */
@@ -302,8 +368,29 @@ process_input(struct client *c)
 		if (!c->dead && !c->closing)
 			evbuffer_drain(bufferevent_get_input(c->bev), (size_t)end + 1);
 	}
+out:
 	if (!c->dead && !c->closing && !c->no_more_input)
 		bufferevent_enable(c->bev, EV_READ);
+	push_output(c);
+}
+
+/* Write what is queued now; arm the write event only when the socket cannot take it all. */
+static void
+push_output(struct client *c)
+{
+	struct evbuffer *out;
+
+	if (c->dead)
+		return;
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) > 0 && !(bufferevent_get_enabled(c->bev) & EV_WRITE)) {
+		(void)evbuffer_write(out, bufferevent_getfd(c->bev));
+		/* Full, or failed: the bufferevent finishes the job or reports the error. */
+		if (evbuffer_get_length(out) > 0)
+			bufferevent_enable(c->bev, EV_WRITE);
+	}
+	if (c->closing && c->inflight_writes == 0 && evbuffer_get_length(out) == 0)
+		client_kill(c);
 }
 
 static void
@@ -318,7 +405,8 @@ client_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 
-	(void)bev;
+	/* Everything queued is out: back to writing directly. */
+	bufferevent_disable(bev, EV_WRITE);
 	if (c->closing) {
 		flush(c);
 		return;
@@ -341,10 +429,12 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 			    c->nslots == 0) {
 				c->closing = true;
 				flush(c);
+				push_output(c);
 				return;
 			}
 			if (!c->dead)
 				c->closing = c->nslots == 0 && c->inflight_writes == 0;
+			push_output(c);
 			return;
 		}
 		client_kill(c);
@@ -366,7 +456,7 @@ client_write_done(struct ledger_write *w, void *arg)
 		TAILQ_REMOVE(&c->slots, ctx->slot, entry);
 		free(ctx->slot);
 		if (c->inflight_writes == 0)
-			client_free(c);
+			bury(c);
 	} else {
 		slot_fill(c, ctx->slot, reply, false);
 		if (!c->dead) {
@@ -377,6 +467,7 @@ client_write_done(struct ledger_write *w, void *arg)
 				process_input(c);
 			else
 				flush(c);
+			push_output(c);
 		}
 	}
 	json_decref(ctx->id);
@@ -416,4 +507,8 @@ client_free_all(void)
 
 	while ((c = TAILQ_FIRST(&consentd->clients)) != NULL)
 		client_kill(c);
+	reap_cb(-1, 0, NULL);
+	if (reaper != NULL)
+		event_free(reaper);
+	reaper = NULL;
 }

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "cache.h"
 #include "config.h"
 #include "decide.h"
 #include "ledger.h"
@@ -56,6 +57,7 @@ struct consentd {
 	const char		*policy_dir;
 	struct policy_set	*policy;
 	struct ledger		*ledger;
+	struct cache		*cache;		/* consent state of recent subjects */
 	struct stats		 stats;
 	struct decision_record	*decisions;	/* ring of DECISION_LOG_MAX */
 	uint64_t		 ndecisions;
@@ -87,6 +89,7 @@ struct request {
 	struct reply_slot	*slot;
 	int			 op;
 	struct ledger_write	*write;		/* set by a write op: submit, answer later */
+	struct proto_buf	*text;		/* or the reply as a line, instead of *reply */
 };
 
 /* ops.c */

@@ -11,6 +11,7 @@
  * lives in the policy set and the subject snapshot; it writes only into *out.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -80,7 +81,7 @@ trace(struct decision *d, const char *rule, const char *result, const struct cit
 	struct trace_step *t;
 	va_list ap;
 
-	if (d->ntrace == DECIDE_TRACE_MAX)
+	if (!d->tracing || d->ntrace == DECIDE_TRACE_MAX)
 		return;
 	t = &d->trace[d->ntrace++];
 	t->rule = rule;
@@ -715,7 +716,9 @@ decide(const struct policy_set *set, const struct decide_request *req,
 {
 	struct target t = { .set = set };
 
-	memset(d, 0, sizeof *d);
+	/* The trace steps are written only as they are added. */
+	memset(d, 0, offsetof(struct decision, trace));
+	d->tracing = req->explain;
 	d->outcome = OUTCOME_DENY;
 	d->prompt_purpose = -1;
 	t.table = policy_table(set, req->product, NULL);

@@ -47,6 +47,7 @@ struct decide_request {
 	const char	*rom;
 	int		 region;		/* enum region; REGION_NONE: the subject's */
 	int64_t		 now;
+	bool		 explain;		/* fill the trace (costly: only for explain) */
 };
 
 struct trace_step {
@@ -69,8 +70,9 @@ struct decision {
 	int64_t			 retry_after;		/* 0: none */
 	bool			 exception_used;
 	const struct table	*table;
+	bool			 tracing;
+	size_t			 ntrace;	/* 0 unless the request asked to explain */
 	struct trace_step	 trace[DECIDE_TRACE_MAX];
-	size_t			 ntrace;
 };
 
 /* Evaluate the rules for req; always fills out (deny when in doubt). */

@@ -13,7 +13,8 @@
  * the keys in the order seq, at, op, product, subject, scope, state, policy_version, source,
  * guardian, attrs, peer_uid, prev (absent values as null, prev the previous hash, 64 zeros for
  * the first record). A record and its derived state are written in one transaction, and a
- * group's callbacks run only after COMMIT returned under synchronous=FULL.
+ * group's callbacks run only after COMMIT returned under synchronous=FULL. The writer
+ * checkpoints the WAL itself, between groups (checkpoint_if_due).
  *
  * Threads: the writer thread owns the write connection and the chain head; the loop thread owns
  * the read connection. They share only the queues below, under one mutex.
@@ -38,6 +39,7 @@
 #include "log.h"
 
 #define HASH_HEX_BYTES	65
+#define LEDGER_CHECKPOINT_PAGES	1000	/* sqlite's default for its automatic checkpoint */
 
 struct ledger {
 	sqlite3			*wdb, *rdb;
@@ -57,7 +59,13 @@ struct ledger {
 	/* Writer thread only. */
 	int64_t			 last_seq;
 	char			 last_hash[HASH_HEX_BYTES];
+	sqlite3_stmt		*begin, *commit;
 	sqlite3_stmt		*ins_record, *up_consent, *up_subject, *cancel_scopes;
+	int			 wal_pages;		/* in the WAL after the last commit */
+	EVP_MD			*sha256_md;
+	EVP_MD_CTX		*sha256;
+	char			*canon;			/* the canonical form being hashed */
+	size_t			 canon_size;
 	/* Under mu. */
 	int64_t			 commits, batched, committed_seq;
 	char			 path[PATH_MAX];
@@ -130,17 +138,23 @@ make_dir(const char *dir, char *err, size_t len)
 	return 0;
 }
 
-/* SHA-256 of data as lowercase hex. */
+/* SHA-256 of data as lowercase hex, with the digest context the writer keeps. */
 static int
-sha256_hex(const char *data, size_t len, char out[HASH_HEX_BYTES])
+sha256_hex(EVP_MD_CTX *ctx, const EVP_MD *md, const char *data, size_t len,
+    char out[HASH_HEX_BYTES])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	static const char hex[] = "0123456789abcdef";
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
 
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+	if (EVP_DigestInit_ex2(ctx, md, NULL) != 1 || EVP_DigestUpdate(ctx, data, len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, digest, &n) != 1 || n != 32)
 		return -1;
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	for (unsigned i = 0; i < n; i++) {
+		out[2 * i] = hex[digest[i] >> 4];
+		out[2 * i + 1] = hex[digest[i] & 15];
+	}
+	out[64] = '\0';
 	return 0;
 }
 
@@ -150,14 +164,15 @@ str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-/* The hash of w as record seq chained to prev; see the head comment for the canonical form. */
-static int
-record_hash(const struct ledger_write *w, const char *state, const char *prev,
-    char out[HASH_HEX_BYTES])
+/*
+ * The canonical form built by jansson: the reference for the fast path below, and what a
+ * record holding a control character (none can arrive through the protocol) is hashed from.
+ */
+static char *
+canonical_jansson(const struct ledger_write *w, const char *state, const char *prev)
 {
 	json_t *o = json_object();
 	char *text;
-	int rc;
 
 	json_object_set_new(o, "seq", json_integer(w->seq));
 	json_object_set_new(o, "at", json_integer(w->at));
@@ -174,9 +189,116 @@ record_hash(const struct ledger_write *w, const char *state, const char *prev,
 	json_object_set_new(o, "prev", json_string(prev));
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (text == NULL)
+	return text;
+}
+
+/* Where canonical_fast writes next; canonical_bound sized the buffer. */
+struct canon {
+	char	*p;
+};
+
+static void
+canon_raw(struct canon *c, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(c->p, s, n);
+	c->p += n;
+}
+
+static bool
+canon_str(struct canon *c, const char *key, const char *s)
+{
+	canon_raw(c, key);
+	if (s == NULL) {
+		canon_raw(c, "null");
+		return true;
+	}
+	*c->p++ = '"';
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20)
+			return false;
+		if (*s == '"' || *s == '\\')
+			*c->p++ = '\\';
+		*c->p++ = *s;
+	}
+	*c->p++ = '"';
+	return true;
+}
+
+static void
+canon_int(struct canon *c, const char *key, long long v)
+{
+	canon_raw(c, key);
+	c->p += sprintf(c->p, "%lld", v);
+}
+
+/* The most canonical_fast writes for w: every string byte escaped, plus keys and numbers. */
+static size_t
+canonical_bound(const struct ledger_write *w)
+{
+	const char *s[] = { w->product, w->subject, w->scope, w->policy_version, w->source,
+	    w->guardian, w->attrs };
+	size_t n = 512;
+
+	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+		n += s[i] ? 2 * strlen(s[i]) : 0;
+	return n;
+}
+
+/*
+ * The canonical form written straight into buf, without building a JSON tree per record.
+ * For strings without control characters (valid UTF-8, as everything read through jansson
+ * is) jansson's compact output is the bytes as they are with '"' and '\' escaped, which is
+ * what this writes. Returns the length, or 0 when a string holds a control character and
+ * the record must go through canonical_jansson.
+ */
+static size_t
+canonical_fast(const struct ledger_write *w, const char *state, const char *prev, char *buf)
+{
+	struct canon c = { buf };
+	bool ok;
+
+	canon_int(&c, "{\"seq\":", w->seq);
+	canon_int(&c, ",\"at\":", w->at);
+	ok = canon_str(&c, ",\"op\":", op_names[w->op]) &&
+	    canon_str(&c, ",\"product\":", w->product) &&
+	    canon_str(&c, ",\"subject\":", w->subject) &&
+	    canon_str(&c, ",\"scope\":", w->scope) &&
+	    canon_str(&c, ",\"state\":", state) &&
+	    canon_str(&c, ",\"policy_version\":", w->policy_version) &&
+	    canon_str(&c, ",\"source\":", w->source) &&
+	    canon_str(&c, ",\"guardian\":", w->guardian) &&
+	    canon_str(&c, ",\"attrs\":", w->attrs);
+	if (!ok)
+		return 0;
+	canon_int(&c, ",\"peer_uid\":", w->peer_uid);
+	canon_str(&c, ",\"prev\":", prev);
+	*c.p++ = '}';
+	*c.p = '\0';
+	return (size_t)(c.p - buf);
+}
+
+/* The hash of w as record seq chained to prev (writer thread); see the head comment. */
+static int
+record_hash(struct ledger *l, const struct ledger_write *w, const char *state,
+    const char *prev, char out[HASH_HEX_BYTES])
+{
+	size_t need = canonical_bound(w), len;
+	char *text;
+	int rc;
+
+	if (need > l->canon_size) {
+		if ((text = realloc(l->canon, need)) == NULL)
+			return -1;
+		l->canon = text;
+		l->canon_size = need;
+	}
+	if ((len = canonical_fast(w, state, prev, l->canon)) > 0)
+		return sha256_hex(l->sha256, l->sha256_md, l->canon, len, out);
+	if ((text = canonical_jansson(w, state, prev)) == NULL)
 		return -1;
-	rc = sha256_hex(text, strlen(text), out);
+	rc = sha256_hex(l->sha256, l->sha256_md, text, strlen(text), out);
 	free(text);
 	return rc;
 }
@@ -209,7 +331,7 @@ append_one(struct ledger *l, struct ledger_write *w)
 	sqlite3_stmt *st = l->ins_record;
 
 	w->seq = l->last_seq + 1;
-	if (record_hash(w, state, l->last_hash, hash) == -1)
+	if (record_hash(l, w, state, l->last_hash, hash) == -1)
 		return -1;
 	sqlite3_bind_int64(st, 1, w->seq);
 	sqlite3_bind_int64(st, 2, w->at);
@@ -279,7 +401,7 @@ commit_group(struct ledger *l, struct ledger_write *group)
 	int64_t seq0 = l->last_seq, now = time(NULL);
 	char hash0[HASH_HEX_BYTES];
 	struct ledger_write *w;
-	int rc = exec(l->wdb, "BEGIN IMMEDIATE", err, sizeof err);
+	int rc = step_done(l->begin);
 
 	memcpy(hash0, l->last_hash, sizeof hash0);
 	for (w = group; rc == 0 && w != NULL; w = w->next) {
@@ -290,9 +412,11 @@ commit_group(struct ledger *l, struct ledger_write *group)
 		}
 	}
 	if (rc == 0)
-		rc = exec(l->wdb, "COMMIT", err, sizeof err);
+		rc = step_done(l->commit);
 	if (rc == 0)
 		return;
+	if (err[0] == '\0')
+		snprintf(err, sizeof err, "%s", sqlite3_errmsg(l->wdb));
 	log_warnx("ledger: commit failed: %s", err);
 	sqlite3_exec(l->wdb, "ROLLBACK", NULL, NULL, NULL);
 	l->last_seq = seq0;
@@ -304,6 +428,72 @@ commit_group(struct ledger *l, struct ledger_write *group)
 	}
 }
 
+/* Take up to LEDGER_BATCH_MAX queued writes (under mu): one transaction, one fsync. */
+static struct ledger_write *
+take_group(struct ledger *l, size_t *n)
+{
+	struct ledger_write *group = l->queue, **tail;
+
+	*n = 0;
+	for (tail = &group; *tail != NULL && *n < LEDGER_BATCH_MAX; tail = &(*tail)->next)
+		(*n)++;
+	l->queue = *tail;
+	if (l->queue == NULL)
+		l->queue_tail = &l->queue;
+	*tail = NULL;
+	return group;
+}
+
+/*
+ * Hand a committed group to the loop thread (under mu). One byte wakes the loop; while
+ * an earlier group still waits in the done list its byte is unread, so none is written.
+ */
+static void
+hand_back(struct ledger *l, struct ledger_write *group, size_t n)
+{
+	struct ledger_write *w;
+	bool wake = l->done == NULL;
+
+	l->commits++;
+	l->batched += n;
+	l->committed_seq = l->last_seq;
+	for (w = group; w->next != NULL; w = w->next)
+		;
+	*l->done_tail = group;
+	l->done_tail = &w->next;
+	if (wake && write(l->notify[1], "", 1) == -1 && errno != EAGAIN)
+		log_warn("ledger: notify");
+}
+
+/* Writer thread: the WAL's size in pages after each commit (see checkpoint_if_due). */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct ledger *l = arg;
+
+	(void)db;
+	(void)name;
+	l->wal_pages = pages;
+	return SQLITE_OK;
+}
+
+/*
+ * Copy the WAL back into the database once it holds LEDGER_CHECKPOINT_PAGES, as sqlite's
+ * automatic checkpoint would, but after the group's callers were told: run inside COMMIT it
+ * would hold their replies for the whole checkpoint (its own fsyncs). A checkpoint a reader
+ * keeps from finishing is retried after the next commit.
+ */
+static void
+checkpoint_if_due(struct ledger *l)
+{
+	if (l->wal_pages < LEDGER_CHECKPOINT_PAGES)
+		return;
+	if (sqlite3_wal_checkpoint_v2(l->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
+	    SQLITE_OK)
+		log_warnx("ledger: checkpoint: %s", sqlite3_errmsg(l->wdb));
+	l->wal_pages = 0;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -311,35 +501,23 @@ writer_main(void *arg)
 
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
-		struct ledger_write *group, *w, **tail;
-		size_t n = 0;
+		struct ledger_write *group;
+		size_t n;
 
 		while (l->queue == NULL && !l->stopping)
 			pthread_cond_wait(&l->cv, &l->mu);
 		if (l->queue == NULL && l->stopping)
 			break;
-		/* Take up to LEDGER_BATCH_MAX writes: one transaction, one fsync. */
-		group = l->queue;
-		for (tail = &group; *tail != NULL && n < LEDGER_BATCH_MAX; tail = &(*tail)->next)
-			n++;
-		l->queue = *tail;
-		if (l->queue == NULL)
-			l->queue_tail = &l->queue;
-		*tail = NULL;
+		group = take_group(l, &n);
 		pthread_mutex_unlock(&l->mu);
 
 		commit_group(l, group);
 
 		pthread_mutex_lock(&l->mu);
-		l->commits++;
-		l->batched += n;
-		l->committed_seq = l->last_seq;
-		for (w = group; w->next != NULL; w = w->next)
-			;
-		*l->done_tail = group;
-		l->done_tail = &w->next;
-		if (write(l->notify[1], "", 1) == -1 && errno != EAGAIN)
-			log_warn("ledger: notify");
+		hand_back(l, group, n);
+		pthread_mutex_unlock(&l->mu);
+		checkpoint_if_due(l);
+		pthread_mutex_lock(&l->mu);
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
@@ -370,8 +548,9 @@ notify_cb(evutil_socket_t fd, short what, void *arg)
 	char buf[256];
 
 	(void)what;
-	while (read(fd, buf, sizeof buf) > 0)
-		;
+	/* One read: bytes left over only make the (level-triggered) event fire again. */
+	if (read(fd, buf, sizeof buf) == -1 && errno != EAGAIN)
+		log_warn("ledger: notify");
 	deliver_done(arg);
 }
 
@@ -431,7 +610,11 @@ open_db(struct ledger *l, char *err, size_t len)
 	if (exec(l->wdb, schema, err, len) == -1 ||
 	    exec(l->wdb, "PRAGMA user_version=1", err, len) == -1)
 		return -1;
-	if (prepare(l->wdb, "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	/* Replaces sqlite's automatic checkpoint: see checkpoint_if_due. */
+	sqlite3_wal_hook(l->wdb, wal_hook, l);
+	if (prepare(l->wdb, "BEGIN IMMEDIATE", &l->begin, err, len) == -1 ||
+	    prepare(l->wdb, "COMMIT", &l->commit, err, len) == -1 ||
+	    prepare(l->wdb, "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	    &l->ins_record, err, len) == -1 ||
 	    prepare(l->wdb, "INSERT INTO consent VALUES (?1,?2,?3,?4,?5,?6,?7,?8) "
 	    "ON CONFLICT (product, subject, scope) DO UPDATE SET state=?4, policy_version=?5, "
@@ -460,6 +643,36 @@ open_db(struct ledger *l, char *err, size_t len)
 	    &l->read_guardian, err, len) == -1)
 		return -1;
 	return 0;
+}
+
+/* Release what ledger_open set up (the writer is not running). */
+static void
+ledger_free(struct ledger *l)
+{
+	if (l->notify_ev)
+		event_free(l->notify_ev);
+	sqlite3_finalize(l->begin);
+	sqlite3_finalize(l->commit);
+	sqlite3_finalize(l->ins_record);
+	sqlite3_finalize(l->up_consent);
+	sqlite3_finalize(l->up_subject);
+	sqlite3_finalize(l->cancel_scopes);
+	sqlite3_finalize(l->read_consent);
+	sqlite3_finalize(l->read_subject);
+	sqlite3_finalize(l->read_guardian);
+	sqlite3_close(l->rdb);
+	sqlite3_close(l->wdb);
+	EVP_MD_CTX_free(l->sha256);
+	EVP_MD_free(l->sha256_md);
+	free(l->canon);
+	for (int i = 0; i < 2; i++)
+		if (l->notify[i] != -1)
+			close(l->notify[i]);
+	if (l->lock_fd != -1)
+		close(l->lock_fd);
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
+	free(l);
 }
 
 struct ledger *
@@ -492,6 +705,12 @@ ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *a
 	}
 	if (open_db(l, err, len) == -1)
 		goto fail;
+	/* Fetched once: an implicit fetch per record costs more than the digest itself. */
+	if ((l->sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    (l->sha256 = EVP_MD_CTX_new()) == NULL) {
+		snprintf(err, len, "cannot set up SHA-256");
+		goto fail;
+	}
 	if (pipe2(l->notify, O_NONBLOCK | O_CLOEXEC) == -1) {
 		snprintf(err, len, "pipe: %s", strerror(errno));
 		goto fail;
@@ -507,25 +726,7 @@ ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *a
 	}
 	return l;
 fail:
-	if (l->notify_ev)
-		event_free(l->notify_ev);
-	sqlite3_finalize(l->ins_record);
-	sqlite3_finalize(l->up_consent);
-	sqlite3_finalize(l->up_subject);
-	sqlite3_finalize(l->cancel_scopes);
-	sqlite3_finalize(l->read_consent);
-	sqlite3_finalize(l->read_subject);
-	sqlite3_finalize(l->read_guardian);
-	sqlite3_close(l->rdb);
-	sqlite3_close(l->wdb);
-	for (int i = 0; i < 2; i++)
-		if (l->notify[i] != -1)
-			close(l->notify[i]);
-	if (l->lock_fd != -1)
-		close(l->lock_fd);
-	pthread_mutex_destroy(&l->mu);
-	pthread_cond_destroy(&l->cv);
-	free(l);
+	ledger_free(l);
 	return NULL;
 }
 
@@ -540,33 +741,23 @@ ledger_close(struct ledger *l)
 	pthread_mutex_unlock(&l->mu);
 	pthread_join(l->writer, NULL);
 	deliver_done(l);
-	event_free(l->notify_ev);
-	sqlite3_finalize(l->ins_record);
-	sqlite3_finalize(l->up_consent);
-	sqlite3_finalize(l->up_subject);
-	sqlite3_finalize(l->cancel_scopes);
-	sqlite3_finalize(l->read_consent);
-	sqlite3_finalize(l->read_subject);
-	sqlite3_finalize(l->read_guardian);
-	sqlite3_close(l->rdb);
-	sqlite3_close(l->wdb);
-	close(l->notify[0]);
-	close(l->notify[1]);
-	close(l->lock_fd);
-	pthread_mutex_destroy(&l->mu);
-	pthread_cond_destroy(&l->cv);
-	free(l);
+	ledger_free(l);
 }
 
 void
 ledger_submit(struct ledger *l, struct ledger_write *w)
 {
+	bool was_empty;
+
 	w->next = NULL;
 	l->pending++;
 	pthread_mutex_lock(&l->mu);
+	was_empty = l->queue == NULL;
 	*l->queue_tail = w;
 	l->queue_tail = &w->next;
-	pthread_cond_signal(&l->cv);
+	/* The writer waits only for an empty queue; later writes need no wake-up of their own. */
+	if (was_empty)
+		pthread_cond_signal(&l->cv);
 	pthread_mutex_unlock(&l->mu);
 }
 

@@ -127,6 +127,15 @@ policy_reload(json_t **problems)
 	return 0;
 }
 
+/* A ledger write is durable: what check keeps of its subject is stale; then answer it. */
+static void
+write_committed(struct ledger_write *w, void *arg)
+{
+	cache_forget(consentd->cache, w->op == LEDGER_SET_SUBJECT ? NULL : w->product,
+	    w->subject);
+	client_write_done(w, arg);
+}
+
 static void
 sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -352,10 +361,12 @@ main(int argc, char **argv)
 	TAILQ_INIT(&consentd->clients);
 	consentd->stats.started = time(NULL);
 	consentd->decisions = calloc(DECISION_LOG_MAX, sizeof *consentd->decisions);
-	if ((consentd->base = event_base_new()) == NULL || consentd->decisions == NULL)
+	consentd->cache = cache_new(CACHE_ENTRIES_DEFAULT);
+	if ((consentd->base = event_base_new()) == NULL || consentd->decisions == NULL ||
+	    consentd->cache == NULL)
 		fatalx("cannot set up the event loop");
 	consentd->ledger = ledger_open(o.state_dir ? o.state_dir : cf->state_dir ?
-	    cf->state_dir : DEFAULT_STATE_DIR, consentd->base, client_write_done, NULL, err,
+	    cf->state_dir : DEFAULT_STATE_DIR, consentd->base, write_committed, NULL, err,
 	    sizeof err);
 	if (consentd->ledger == NULL)
 		fatalx("ledger: %s", err);
@@ -396,6 +407,7 @@ main(int argc, char **argv)
 	event_base_free(consentd->base);
 	policy_unref(consentd->policy);
 	free(consentd->decisions);
+	cache_free(consentd->cache);
 	config_free(cf);
 	log_info("stopped");
 	return 0;

@@ -6,6 +6,7 @@
  * be read, what rules 2-4 decide stands and everything else is deny ledger_unavailable.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -139,37 +140,78 @@ trace_json(const struct decision *d)
 	return a;
 }
 
-static json_t *
-decision_reply(struct request *r, const struct check_args *a, const struct decision *d,
-    const char *decision_id)
+static void
+add_key_string(struct proto_buf *b, const char *key, const char *value)
 {
-	json_t *rep = proto_reply_ok(r->id), *reasons = json_array();
+	proto_buf_add_raw(b, key);
+	proto_buf_add_string(b, value);
+}
+
+/* The reply, written straight into b: a check is answered many thousand times a second. */
+static void
+decision_reply(struct proto_buf *b, struct request *r, const struct check_args *a,
+    const struct decision *d, const char *decision_id)
+{
 	const struct registry *reg = &consentd->policy->reg;
-	char pol[96];
+	char num[48], pol[96];
 
-	for (size_t i = 0; i < d->nreasons; i++)
-		json_array_append_new(reasons, json_string(d->reasons[i]));
-	snprintf(pol, sizeof pol, "%s@%s", a->product, d->table ? d->table->version : "none");
-	json_object_set_new(rep, "decision", json_string(outcome_name(d->outcome)));
-	json_object_set_new(rep, "reasons", reasons);
-	json_object_set_new(rep, "basis", d->basis == BASIS_NONE ? json_null() :
-	    json_string(basis_name(d->basis)));
-	json_object_set_new(rep, "policy", json_string(pol));
-	json_object_set_new(rep, "decision_id", json_string(decision_id));
-	json_object_set_new(rep, "detail", json_string(d->detail));
-	if (d->outcome == OUTCOME_PROMPT) {
-		json_t *fields = json_array();
-
-		if (a->dr.field >= 0)
-			json_array_append_new(fields, json_string(a->item));
-		json_object_set_new(rep, "prompt", json_pack("{s:s,s:o,s:o,s:b}", "scope",
-		    d->prompt_scope, "fields", fields, "purpose", d->prompt_purpose >= 0 ?
-		    json_string(registry_name(reg, ID_PURPOSE, d->prompt_purpose)) : json_null(),
-		    "separate", d->separate));
+	b->len = 0;
+	b->failed = 0;
+	proto_buf_add_raw(b, "{");
+	if (r->id != NULL) {
+		proto_buf_add_raw(b, "\"id\":");
+		proto_buf_add_scalar(b, r->id);
+		proto_buf_add_raw(b, ",");
 	}
-	if (d->retry_after > 0)
-		json_object_set_new(rep, "retry_after", json_integer(d->retry_after));
-	return rep;
+	add_key_string(b, "\"ok\":true,\"decision\":", outcome_name(d->outcome));
+	proto_buf_add_raw(b, ",\"reasons\":[");
+	for (size_t i = 0; i < d->nreasons; i++)
+		add_key_string(b, i > 0 ? "," : "", d->reasons[i]);
+	proto_buf_add_raw(b, "],\"basis\":");
+	if (d->basis == BASIS_NONE)
+		proto_buf_add_raw(b, "null");
+	else
+		proto_buf_add_string(b, basis_name(d->basis));
+	snprintf(pol, sizeof pol, "%s@%s", a->product, d->table ? d->table->version : "none");
+	add_key_string(b, ",\"policy\":", pol);
+	add_key_string(b, ",\"decision_id\":", decision_id);
+	add_key_string(b, ",\"detail\":", d->detail);
+	if (d->outcome == OUTCOME_PROMPT) {
+		add_key_string(b, ",\"prompt\":{\"scope\":", d->prompt_scope);
+		proto_buf_add_raw(b, ",\"fields\":[");
+		if (a->dr.field >= 0)
+			proto_buf_add_string(b, a->item);
+		proto_buf_add_raw(b, "],\"purpose\":");
+		if (d->prompt_purpose >= 0)
+			proto_buf_add_string(b, registry_name(reg, ID_PURPOSE, d->prompt_purpose));
+		else
+			proto_buf_add_raw(b, "null");
+		proto_buf_add_raw(b, d->separate ? ",\"separate\":true}" : ",\"separate\":false}");
+	}
+	if (d->retry_after > 0) {
+		snprintf(num, sizeof num, ",\"retry_after\":%lld", (long long)d->retry_after);
+		proto_buf_add_raw(b, num);
+	}
+	proto_buf_add_raw(b, "}\n");
+}
+
+/* explain: the check reply with the trace as its last key. */
+static void
+add_trace(struct proto_buf *b, const struct decision *d)
+{
+	json_t *trace = trace_json(d);
+	char *text = json_dumps(trace, JSON_COMPACT);
+
+	if (text == NULL) {
+		b->failed = 1;
+	} else {
+		b->len -= 2;	/* the closing brace and newline */
+		proto_buf_add_raw(b, ",\"trace\":");
+		proto_buf_add_raw(b, text);
+		proto_buf_add_raw(b, "}\n");
+	}
+	free(text);
+	json_decref(trace);
 }
 
 static void
@@ -201,11 +243,15 @@ decided_without_ledger(const struct decision *d)
 	return false;
 }
 
+/* One reply at a time: the loop is single-threaded and the client copies it out at once. */
+static struct proto_buf reply_text;
+
 static enum op_result
 run_check(struct request *r, json_t **reply, bool with_trace)
 {
 	static struct decision d;	/* large; the loop is single-threaded */
-	struct ledger_snapshot snap;
+	const struct ledger_snapshot *snap;
+	static const struct subject_state unknown = { .region = REGION_NONE };
 	struct check_args a;
 	struct timespec t0;
 	char decision_id[24];
@@ -214,8 +260,10 @@ run_check(struct request *r, json_t **reply, bool with_trace)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (parse_check(r, &a, reply) == -1)
 		return OP_REPLIED;
-	ledger_ok = ledger_snapshot(consentd->ledger, a.product, a.subject, &snap) == 0;
-	decide(consentd->policy, &a.dr, &snap.state, &d);
+	a.dr.explain = with_trace;
+	snap = cache_get(consentd->cache, consentd->ledger, a.product, a.subject);
+	ledger_ok = snap != NULL;
+	decide(consentd->policy, &a.dr, ledger_ok ? &snap->state : &unknown, &d);
 	if (!ledger_ok && !decided_without_ledger(&d)) {
 		d.outcome = OUTCOME_DENY;
 		d.nreasons = 1;
@@ -233,11 +281,10 @@ run_check(struct request *r, json_t **reply, bool with_trace)
 		    registry_name(&consentd->policy->reg, ID_EXCEPTION, a.dr.exception),
 		    (unsigned)r->peer->uid, a.product, a.feature, a.item,
 		    outcome_name(d.outcome), decision_id);
-	*reply = decision_reply(r, &a, &d, decision_id);
+	decision_reply(&reply_text, r, &a, &d, decision_id);
 	if (with_trace)
-		json_object_set_new(*reply, "trace", trace_json(&d));
-	if (ledger_ok)
-		ledger_snapshot_free(&snap);
+		add_trace(&reply_text, &d);
+	r->text = &reply_text;
 	record_latency(&t0);
 	return OP_REPLIED;
 }

@@ -102,3 +102,97 @@ proto_id_valid(const json_t *id)
 {
 	return id == NULL || !(json_is_object(id) || json_is_array(id));
 }
+
+void
+proto_buf_add(struct proto_buf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 512;
+		char *p;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		if ((p = realloc(b->data, cap)) == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+}
+
+void
+proto_buf_add_raw(struct proto_buf *b, const char *s)
+{
+	proto_buf_add(b, s, strlen(s));
+}
+
+/* The escapes jansson writes, so that both paths give the same bytes. */
+void
+proto_buf_add_string(struct proto_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char *run = s;
+
+	proto_buf_add(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char esc[6] = { '\\', 0 };
+		size_t n = 2;
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		proto_buf_add(b, run, (size_t)(s - run));
+		run = s + 1;
+		switch (ch) {
+		case '"': case '\\': esc[1] = (char)ch; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[ch >> 4];
+			esc[5] = hex[ch & 15];
+			n = 6;
+		}
+		proto_buf_add(b, esc, n);
+	}
+	proto_buf_add(b, run, (size_t)(s - run));
+	proto_buf_add(b, "\"", 1);
+}
+
+void
+proto_buf_add_scalar(struct proto_buf *b, const json_t *v)
+{
+	char small[64];
+	size_t n = json_dumpb(v, small, sizeof small, JSON_COMPACT | JSON_ENCODE_ANY);
+	char *big;
+
+	if (n == 0) {
+		b->failed = 1;
+		return;
+	}
+	if (n <= sizeof small) {
+		proto_buf_add(b, small, n);
+		return;
+	}
+	if ((big = malloc(n)) == NULL || json_dumpb(v, big, n, JSON_COMPACT |
+	    JSON_ENCODE_ANY) != n)
+		b->failed = 1;
+	else
+		proto_buf_add(b, big, n);
+	free(big);
+}
+
+void
+proto_buf_free(struct proto_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof *b);
+}

@@ -58,6 +58,26 @@ json_t		*proto_reply_error(json_t *id, enum proto_error, const char *fmt, ...)
  */
 char		*proto_encode(const json_t *obj, size_t *len);
 
+/*
+ * A reply line written piece by piece, for the hot path where building a jansson object only
+ * to dump it would cost more than the answer itself. Once an addition fails (out of memory),
+ * failed stays set and the buffer must not be sent.
+ */
+struct proto_buf {
+	char	*data;
+	size_t	 len, cap;
+	int	 failed;
+};
+
+void		 proto_buf_add(struct proto_buf *, const char *, size_t);
+/* Add s as it is: for keys, punctuation and ids known to need no escaping. */
+void		 proto_buf_add_raw(struct proto_buf *, const char *s);
+/* Add s as a quoted, escaped JSON string (s is UTF-8, as every string consentd holds). */
+void		 proto_buf_add_string(struct proto_buf *, const char *s);
+/* Add a JSON scalar (a request id) as jansson encodes it. */
+void		 proto_buf_add_scalar(struct proto_buf *, const json_t *);
+void		 proto_buf_free(struct proto_buf *);
+
 /* Whether a request id is acceptable: absent (NULL) or a JSON scalar. */
 int		 proto_id_valid(const json_t *id);
 

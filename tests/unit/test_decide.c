@@ -112,6 +112,7 @@ request(const char *product, const char *feature, const char *field, const char 
 		.platform = PLATFORM_NONE,
 		.region = REGION_NONE,
 		.now = NOW,
+		.explain = true,
 	};
 
 	return r;
@@ -1454,6 +1455,29 @@ test_allow_default_basis_outside_region(void **state)
 
 /* ---- the trace and helpers ---- */
 
+/* check skips the trace; the decision must not depend on whether it was kept. */
+static void
+test_no_trace_same_decision(void **state)
+{
+	struct consent_entry e[] = { GRANT("policy", PAY_V) };
+	struct subject_state s = ADULT(e);
+	struct decide_request r = request("pay", "pay.loan_apply", "income", NULL, NULL);
+	struct decision traced;
+
+	(void)state;
+	traced = *run(&r, &s);
+	r.explain = false;
+	run(&r, &s);
+	assert_int_equal(dec.ntrace, 0);
+	assert_true(traced.ntrace > 0);
+	assert_int_equal(dec.outcome, traced.outcome);
+	assert_int_equal(dec.nreasons, traced.nreasons);
+	assert_string_equal(dec.reasons[0], traced.reasons[0]);
+	assert_string_equal(dec.detail, traced.detail);
+	assert_string_equal(dec.prompt_scope, traced.prompt_scope);
+	assert_int_equal(dec.basis, traced.basis);
+}
+
 static void
 test_trace_lists_rules_in_order(void **state)
 {
@@ -1584,6 +1608,7 @@ main(void)
 		cmocka_unit_test(test_allow_legitimate_interest_in_region),
 		cmocka_unit_test(test_allow_default_basis_outside_region),
 		cmocka_unit_test(test_trace_lists_rules_in_order),
+		cmocka_unit_test(test_no_trace_same_decision),
 		cmocka_unit_test(test_subject_scope),
 	};
 

@@ -1,0 +1,426 @@
+#!/usr/bin/python3
+"""consentd's benchmark: throughput and latency beside reference servers, in one run.
+
+`make bench` builds the C helpers of tests/bench into $(BUILD)/bench and runs this. It starts,
+in a fresh temporary directory:
+
+  consentd      build/consentd --foreground on a private socket and state directory, with the
+                bundled policies (config/policies)
+  echo ref      refserver --mode echo: answers each line with a fixed line as long as a check
+                reply (in fact consentd's own reply), the transport's ceiling
+  json ref      refserver --mode json: json_loadb of each line, json_dumps of a small reply
+                object shaped like a check reply, the JSON library's cost
+
+and drives them with loadgen (C, epoll): a warm `check` (mipay, a subject that accepted the
+policy, mipay.real_name_account / id_number: allow) in closed loop over 1, 8 and 64
+connections, then 64 requests in flight on one connection; then durable `grant`s (a new
+subject each, scope policy: every one a ledger write) from 1, 8 and 64 closed-loop writers,
+beside fsyncloop (append ~200 bytes + fsync, on the state directory's file system).
+
+It prints the figures, the ratios and the targets (met / not met); it never asserts a timing
+and exits 0 unless something crashed. Every process it started is stopped and the temporary
+directory removed, also on Ctrl-C, SIGTERM or error.
+
+Options: --duration S (3), --warmup S (0.5), --build DIR (build), --keep (keep the temp dir).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+POLICIES = os.path.join(ROOT, "config", "policies")
+
+CHECK = {"op": "check", "id": 1, "product": "mipay", "subject": "bench-warm",
+         "feature": "mipay.real_name_account", "field": "id_number"}
+CHECK_SCENARIOS = [  # label, connections, requests in flight per connection
+    ("closed loop, 1 conn", 1, 1),
+    ("closed loop, 8 conns", 8, 1),
+    ("closed loop, 64 conns", 64, 1),
+    ("pipelined, 64 in flight on 1 conn", 1, 64),
+]
+GRANT_WRITERS = [1, 8, 64]
+FSYNC_RECORD_BYTES = 200
+
+TARGETS = [  # key, text, wanted ratio
+    ("pipelined", "pipelined check >= 1.0x the json ref", 1.0),
+    ("closed64", "closed loop, 64 conns >= 0.9x the echo ref", 0.9),
+    ("grants64", "durable grants, 64 writers >= 20x the fsync rate", 20.0),
+]
+
+
+class Stop(Exception):
+    """SIGTERM or SIGHUP: clean up and leave."""
+
+
+class Crash(Exception):
+    """Something the bench started failed: clean up, say what, exit 1."""
+
+
+def on_signal(signum, frame):
+    raise Stop(signal.Signals(signum).name)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.join(ROOT, args.build) if not os.path.isabs(args.build) \
+            else args.build
+        self.bin = os.path.join(self.build, "bench")
+        self.tmp = None
+        self.procs = []      # (name, Popen), in start order
+        self.logs = {}
+        self.notes = []
+
+    # ----- processes -----
+
+    def start(self, name, argv, sock):
+        log = open(os.path.join(self.tmp, name.replace(" ", "-") + ".log"), "w+")
+        self.logs[name] = log
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append((name, p))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise Crash(f"{name} exited with {p.returncode} at start:\n{self.output(name)}")
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                    s.connect(sock)
+                return p
+            except OSError:
+                time.sleep(0.02)
+        raise Crash(f"{name} did not listen on {sock} within 30 s")
+
+    def output(self, name):
+        log = self.logs[name]
+        log.flush()
+        log.seek(0)
+        return log.read()[-4000:]
+
+    def alive(self):
+        for name, p in self.procs:
+            if p.poll() is not None:
+                raise Crash(f"{name} died (exit {p.returncode}):\n{self.output(name)}")
+
+    def stop_all(self):
+        for name, p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    p.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for name, p in reversed(self.procs):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs = []
+        for log in self.logs.values():
+            log.close()
+
+    def run_tool(self, argv, timeout):
+        """Run a helper to completion (tracked, so that Ctrl-C stops it too); its stdout JSON."""
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append((os.path.basename(argv[0]), p))
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise Crash(f"{os.path.basename(argv[0])} did not finish within {timeout} s")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            self.procs = [(n, q) for n, q in self.procs if q is not p]
+        try:
+            res = json.loads(out)
+        except ValueError:
+            res = None
+        if p.returncode != 0 or res is None:
+            raise Crash(f"{' '.join(argv[:1])} failed (exit {p.returncode}): "
+                        f"{(res or {}).get('fatal') or err.decode(errors='replace').strip()}")
+        return res
+
+    # ----- talking to consentd -----
+
+    def call(self, msg):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(30)
+            s.connect(self.consentd_sock)
+            s.sendall(json.dumps(msg).encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise Crash(f"consentd closed the connection on {msg['op']}")
+                buf += chunk
+        return buf[:-1]
+
+    def stats(self):
+        return json.loads(self.call({"op": "stats", "id": "bench"}))
+
+    # ----- set-up -----
+
+    def registry_args(self):
+        """The bundled registry, or, if consentd refuses it only because it lists ids that no
+        table declares, a copy without those ids (noted in the output)."""
+        consentd = os.path.join(self.build, "consentd")
+        r = subprocess.run([consentd, "--check-config", "--policy-dir", POLICIES],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            return []
+        problems = [l for l in r.stderr.splitlines() if l.startswith("registry: ")]
+        unused = [re.match(r"registry: \$: (\w+) (\S+) is declared by no table$", l)
+                  for l in problems]
+        if not problems or not all(unused):
+            raise Crash("consentd refuses the bundled configuration:\n" + r.stderr)
+        reg_path = os.path.join(os.path.dirname(POLICIES), "registry.json")
+        with open(reg_path, encoding="utf-8") as f:
+            reg = json.load(f)
+        for m in unused:
+            reg[m.group(1) + "s"].pop(m.group(2), None)
+        pruned = os.path.join(self.tmp, "registry.json")
+        with open(pruned, "w", encoding="utf-8") as f:
+            json.dump(reg, f, ensure_ascii=False)
+        r = subprocess.run([consentd, "--check-config", "--policy-dir", POLICIES,
+                            "--registry", pruned], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Crash("consentd refuses the bundled configuration:\n" + r.stderr)
+        self.notes.append(
+            f"config/registry.json lists {len(unused)} ids no table declares "
+            f"({', '.join(m.group(2) for m in unused)}); consentd refuses to start on it, "
+            "so the bench runs it with a copy of the registry without them (--registry).")
+        return ["--registry", pruned]
+
+    def fs_of(self, path):
+        st = os.stat(path)
+        dev = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+        try:
+            with open("/proc/self/mountinfo") as f:
+                for line in f:
+                    parts = line.split()
+                    if parts[2] == dev:
+                        sep = parts.index("-")
+                        return f"{parts[sep + 1]} on {parts[sep + 2]} (mount {parts[4]})"
+        except OSError:
+            pass
+        return f"device {dev}"
+
+    # ----- the run -----
+
+    def loadgen(self, sock, pid, request, conns, depth, expect):
+        a = self.args
+        return self.run_tool(
+            [os.path.join(self.bin, "loadgen"), "--socket", sock, "--request", request,
+             "--conns", str(conns), "--depth", str(depth), "--duration", str(a.duration),
+             "--warmup", str(a.warmup), "--drain", "10", "--expect", expect,
+             "--server-pid", str(pid)],
+            timeout=a.warmup + a.duration + 60)
+
+    def run(self):
+        a = self.args
+        for b in ["loadgen", "refserver", "fsyncloop"]:
+            if not os.access(os.path.join(self.bin, b), os.X_OK):
+                raise Crash(f"{self.bin}/{b} is missing: run `make bench`")
+        self.tmp = tempfile.mkdtemp(prefix="consentd-bench-")
+        state = os.path.join(self.tmp, "state")
+        self.consentd_sock = os.path.join(self.tmp, "consentd.sock")
+        echo_sock = os.path.join(self.tmp, "echo.sock")
+        json_sock = os.path.join(self.tmp, "json.sock")
+
+        extra = self.registry_args()
+        consentd = self.start("consentd", [
+            os.path.join(self.build, "consentd"), "--foreground", "--socket",
+            self.consentd_sock, "--state-dir", state, "--policy-dir", POLICIES] + extra,
+            self.consentd_sock)
+
+        # The warm subject: policy accepted, so the check is an allow read from the ledger.
+        grant = json.loads(self.call({"op": "grant", "id": 1, "product": "mipay",
+                                      "subject": "bench-warm", "scope": "policy",
+                                      "source": "bench"}))
+        if not grant.get("ok"):
+            raise Crash(f"the set-up grant failed: {grant}")
+        check_reply = self.call(CHECK)
+        if json.loads(check_reply).get("decision") != "allow":
+            raise Crash(f"the warm check is not an allow: {check_reply.decode()}")
+        check_line = json.dumps(CHECK, separators=(",", ":"))
+
+        echo = self.start("echo ref", [os.path.join(self.bin, "refserver"), "--mode", "echo",
+                                       "--socket", echo_sock, "--reply",
+                                       check_reply.decode()], echo_sock)
+        jref = self.start("json ref", [os.path.join(self.bin, "refserver"), "--mode",
+                                       "json", "--socket", json_sock], json_sock)
+        servers = [("consentd", self.consentd_sock, consentd.pid),
+                   ("echo ref", echo_sock, echo.pid), ("json ref", json_sock, jref.pid)]
+
+        total = len(CHECK_SCENARIOS) * 3 + len(GRANT_WRITERS) + 1
+        eta = total * (a.warmup + a.duration + 0.3)
+        print(f"consentd bench: {total} runs of {a.warmup:g} s warm-up + {a.duration:g} s, "
+              f"about {eta:.0f} s", flush=True)
+        stats0 = self.stats()
+        checks = []
+        for label, conns, depth in CHECK_SCENARIOS:
+            row = {"label": label, "conns": conns, "depth": depth}
+            for name, sock, pid in servers:
+                print(f"  check, {label}: {name}", flush=True)
+                row[name] = self.loadgen(sock, pid, check_line, conns, depth,
+                                         '"decision":"allow"')
+                self.alive()
+            checks.append(row)
+        stats1 = self.stats()
+
+        grants = []
+        for n in GRANT_WRITERS:
+            print(f"  grant, {n} writer{'s' if n > 1 else ''}", flush=True)
+            s0 = self.stats()["ledger"]
+            req = json.dumps({"op": "grant", "id": 1, "product": "mipay",
+                              "subject": f"bench-w{n}-%N", "scope": "policy",
+                              "source": "bench"}, separators=(",", ":"))
+            res = self.loadgen(self.consentd_sock, consentd.pid, req, n, 1, '"ok":true')
+            self.alive()
+            s1 = self.stats()["ledger"]
+            commits = s1["commits"] - s0["commits"]
+            res["per_commit"] = (s1["batched_writes"] - s0["batched_writes"]) / commits \
+                if commits else 0.0
+            grants.append((n, res))
+
+        print("  fsync loop", flush=True)
+        fsync_file = os.path.join(state, "fsyncloop.dat")
+        fsync = self.run_tool([os.path.join(self.bin, "fsyncloop"), fsync_file,
+                               str(a.duration), str(FSYNC_RECORD_BYTES)],
+                              timeout=a.duration + 60)
+        fs = self.fs_of(state)
+        self.alive()
+        self.report(checks, grants, fsync, fs, stats0, stats1)
+
+    # ----- the table -----
+
+    def report(self, checks, grants, fsync, fs, stats0, stats1):
+        a = self.args
+        w = sys.stdout.write
+        cpus = os.cpu_count()
+        try:
+            load = "%.2f %.2f %.2f" % os.getloadavg()
+        except OSError:
+            load = "?"
+        w("\n")
+        w(f"consentd bench  ({cpus} CPUs, load {load}; {a.duration:g} s measured after "
+          f"{a.warmup:g} s warm-up per run; AF_UNIX stream sockets)\n")
+        w("\nCHECK  mipay / bench-warm / mipay.real_name_account / id_number -> allow\n")
+        hdr = (f"  {'':<10}{'req/s':>11}{'p50 us':>10}{'p99 us':>10}{'srv CPU':>9}"
+               f"{'cli CPU':>9}   {'consentd / this':>15}\n")
+        warnings = []
+        ratio = {}
+        for row in checks:
+            w(f"\n  {row['label']}\n")
+            w(hdr)
+            cd = row["consentd"]
+            for name in ["consentd", "echo ref", "json ref"]:
+                r = row[name]
+                rel = ""
+                if name != "consentd":
+                    rel = f"{cd['rps'] / r['rps']:.2f}x" if r["rps"] else "-"
+                w(f"  {name:<10}{r['rps']:>11,.0f}{r['p50_us']:>10.0f}{r['p99_us']:>10.0f}"
+                  f"{pct(r['server_cpu']):>9}{pct(r['client_cpu']):>9}   {rel:>15}\n")
+                if r["errors"]:
+                    warnings.append(f"{name}, {row['label']}: {r['errors']} replies were not "
+                                    f"an allow, e.g. {r['first_error']}")
+                if r["owed_after_drain"]:
+                    warnings.append(f"{name}, {row['label']}: {r['owed_after_drain']} "
+                                    "replies never came")
+            key = "pipelined" if row["depth"] > 1 else f"closed{row['conns']}"
+            ratio[key] = (cd["rps"], row["echo ref"]["rps"], row["json ref"]["rps"])
+
+        lat0, lat1 = stats0.get("latency_us", {}), stats1.get("latency_us", {})
+        w(f"\n  consentd's own handling time of check (stats, power-of-two buckets): "
+          f"p50 <= {lat1.get('p50', '?')} us, p99 <= {lat1.get('p99', '?')} us\n")
+
+        rate = fsync["writes_per_s"]
+        w(f"\nDURABLE GRANTS  scope policy, a new subject each; state dir on {fs}\n")
+        w(f"  {'writers':<10}{'grants/s':>11}{'p50 us':>10}{'p99 us':>10}{'srv CPU':>9}"
+          f"{'per commit':>12}   {'vs fsync loop':>13}\n")
+        for n, r in grants:
+            w(f"  {n:<10}{r['rps']:>11,.0f}{r['p50_us']:>10.0f}{r['p99_us']:>10.0f}"
+              f"{pct(r['server_cpu']):>9}{r['per_commit']:>12.1f}   "
+              f"{(r['rps'] / rate if rate else 0):>12.1f}x\n")
+            if r["errors"]:
+                warnings.append(f"grants, {n} writers: {r['errors']} replies were not ok, "
+                                f"e.g. {r['first_error']}")
+            if r["owed_after_drain"]:
+                warnings.append(f"grants, {n} writers: {r['owed_after_drain']} replies "
+                                "never came")
+        w(f"  {'fsync loop':<10}{rate:>11,.0f}{fsync['p50_us']:>10.0f}"
+          f"{fsync['p99_us']:>10.0f}   ({FSYNC_RECORD_BYTES}-byte append + fsync per write, "
+          "writes/s)\n")
+        g64 = dict(grants).get(64, {}).get("rps", 0)
+
+        w("\nTARGETS\n")
+        got = {
+            "pipelined": (ratio["pipelined"][0] / ratio["pipelined"][2])
+            if ratio["pipelined"][2] else 0,
+            "closed64": (ratio["closed64"][0] / ratio["closed64"][1])
+            if ratio["closed64"][1] else 0,
+            "grants64": g64 / rate if rate else 0,
+        }
+        for key, text, want in TARGETS:
+            met = got[key] >= want
+            w(f"  {text:<52}{got[key]:>8.2f}x   {'met' if met else 'NOT MET'}\n")
+        for n in self.notes:
+            w(f"\nnote: {n}\n")
+        for m in warnings:
+            w(f"\nwarning: {m}\n")
+        sys.stdout.flush()
+
+
+def pct(x):
+    return "-" if x is None else f"{100 * x:.0f}%"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="consentd's benchmark")
+    ap.add_argument("--duration", type=float, default=3.0)
+    ap.add_argument("--warmup", type=float, default=0.5)
+    ap.add_argument("--build", default=os.environ.get("BUILD", "build"))
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = ap.parse_args()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    b = Bench(args)
+    rc = 0
+    try:
+        b.run()
+    except KeyboardInterrupt:
+        print("\nbench: interrupted; stopping", file=sys.stderr)
+        rc = 130
+    except Stop as e:
+        print(f"\nbench: {e}; stopping", file=sys.stderr)
+        rc = 143
+    except Crash as e:
+        print(f"\nbench: {e}", file=sys.stderr)
+        rc = 1
+    finally:
+        # A second Ctrl-C must not leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        b.stop_all()
+        if b.tmp and not args.keep:
+            shutil.rmtree(b.tmp, ignore_errors=True)
+        elif b.tmp:
+            print(f"bench: kept {b.tmp}", file=sys.stderr)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
