@@ -32,6 +32,8 @@ UNIT_SRC   = tests/unit/test_policy.c tests/unit/test_decide.c tests/unit/test_p
 HEADERS    = $(wildcard daemon/*.h proto/*.h tests/unit/*.h)
 
 .PHONY: all run test unit e2e asan bench check-config deps clean
+# Keep the unit tests' objects: make would delete them as intermediates after the summary line.
+.SECONDARY:
 
 all: $(BUILD)/consentd $(BUILD)/consentctl
 

@@ -9,16 +9,20 @@
  * output (CLIENT_OUTPUT_HIGH_BYTES) pause reading; the peer is never dropped for being slow
  * but stops being read until it catches up.
  *
+ * The socket is read and written with plain events and evbuffers rather than a bufferevent:
+ * one read and one write per request and no ioctl, and the write event armed only while the
+ * socket is full.
+ *
  * A connection whose peer has gone is unlinked at once but freed only when its last ledger
  * write has called back, since the write holds a pointer to it.
  */
 #include <sys/socket.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "consentd.h"
 #include "log.h"
@@ -33,7 +37,10 @@ struct reply_slot {
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
-	struct bufferevent	*bev;
+	int			 fd;
+	struct event		*ev_read, *ev_write;
+	struct evbuffer		*in, *out;
+	bool			 reading, writing;	/* the events are added */
 	struct peer		 peer;
 	TAILQ_HEAD(, reply_slot) slots;
 	int			 nslots;
@@ -51,12 +58,13 @@ struct write_ctx {
 	json_t			*id;
 };
 
-static void	 client_read_cb(struct bufferevent *, void *);
-static void	 client_write_cb(struct bufferevent *, void *);
-static void	 client_event_cb(struct bufferevent *, short, void *);
+static void	 client_read_cb(evutil_socket_t, short, void *);
+static void	 client_write_cb(evutil_socket_t, short, void *);
 static void	 process_input(struct client *);
 static void	 client_kill(struct client *);
 static void	 push_output(struct client *);
+static void	 close_io(struct client *);
+static void	 set_reading(struct client *, bool);
 static void	 reap_cb(evutil_socket_t, short, void *);
 static void	 bury(struct client *);
 
@@ -79,22 +87,66 @@ client_create(int fd, const struct peer *peer)
 		close(fd);
 		return;
 	}
-	c->bev = bufferevent_socket_new(consentd->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		close(fd);
+	c->fd = fd;
+	c->ev_read = event_new(consentd->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+	c->ev_write = event_new(consentd->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	if (c->ev_read == NULL || c->ev_write == NULL || c->in == NULL || c->out == NULL) {
+		close_io(c);
 		free(c);
 		return;
 	}
 	c->peer = *peer;
 	TAILQ_INIT(&c->slots);
-	/* Read no more than a line and a bit ahead: an endless line costs 64 KiB, not memory. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, 2 * PROTO_LINE_MAX_BYTES);
-	bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb, c);
-	/* Replies are written directly; the write event is armed only when the socket is full. */
-	bufferevent_enable(c->bev, EV_READ);
+	set_reading(c, true);
 	TAILQ_INSERT_TAIL(&consentd->clients, c, entry);
 	consentd->nclients++;
 	consentd->stats.connections_total++;
+}
+
+/* The socket, its events and buffers. */
+static void
+close_io(struct client *c)
+{
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	if (c->in != NULL)
+		evbuffer_free(c->in);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	c->ev_read = c->ev_write = NULL;
+	c->in = c->out = NULL;
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* Add or remove an event only when that changes something: each is a system call. */
+static void
+set_reading(struct client *c, bool on)
+{
+	if (c->dead || c->reading == on)
+		return;
+	c->reading = on;
+	if (on)
+		event_add(c->ev_read, NULL);
+	else
+		event_del(c->ev_read);
+}
+
+static void
+set_writing(struct client *c, bool on)
+{
+	if (c->dead || c->writing == on)
+		return;
+	c->writing = on;
+	if (on)
+		event_add(c->ev_write, NULL);
+	else
+		event_del(c->ev_write);
 }
 
 static void
@@ -139,10 +191,7 @@ client_kill(struct client *c)
 	if (c->dead)
 		return;
 	c->dead = true;
-	if (c->bev != NULL) {
-		bufferevent_free(c->bev);
-		c->bev = NULL;
-	}
+	close_io(c);
 	TAILQ_REMOVE(&consentd->clients, c, entry);
 	consentd->nclients--;
 	if (c->inflight_writes == 0)
@@ -171,14 +220,14 @@ flush(struct client *c)
 		TAILQ_REMOVE(&c->slots, s, entry);
 		c->nslots--;
 		if (!c->dead && !c->closing && s->data != NULL)
-			bufferevent_write(c->bev, s->data, s->len);
+			evbuffer_add(c->out, s->data, s->len);
 		if (s->close_after)
 			c->closing = true;
 		free(s->data);
 		free(s);
 	}
 	if (c->closing && !c->dead && c->inflight_writes == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	    evbuffer_get_length(c->out) == 0)
 		client_kill(c);
 }
 
@@ -211,7 +260,7 @@ answer(struct client *c, json_t *reply, const struct proto_buf *text)
 		text = NULL;
 	}
 	if (TAILQ_EMPTY(&c->slots) && text != NULL) {
-		bufferevent_write(c->bev, text->data, text->len);
+		evbuffer_add(c->out, text->data, text->len);
 		return;
 	}
 	if ((s = slot_new(c)) == NULL) {
@@ -235,9 +284,8 @@ reply_and_close(struct client *c, json_t *reply)
 {
 	struct reply_slot *s = slot_new(c);
 
-	bufferevent_disable(c->bev, EV_READ);
-	evbuffer_drain(bufferevent_get_input(c->bev),
-	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	set_reading(c, false);
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
 	if (s == NULL) {
 		json_decref(reply);
 		client_kill(c);
@@ -343,12 +391,12 @@ process_input(struct client *c)
 			continue;
 		}
 		if (c->nslots >= CLIENT_INFLIGHT_MAX || evbuffer_get_length(
-		    bufferevent_get_output(c->bev)) > CLIENT_OUTPUT_HIGH_BYTES) {
-			bufferevent_disable(c->bev, EV_READ);
+		    c->out) > CLIENT_OUTPUT_HIGH_BYTES) {
+			set_reading(c, false);
 			push_output(c);
 			return;		/* resumed as replies go out */
 		}
-		in = bufferevent_get_input(c->bev);
+		in = c->in;
 		if ((len = evbuffer_get_length(in)) == 0)
 			break;
 		if (len > PROTO_LINE_MAX_BYTES)
@@ -366,79 +414,99 @@ process_input(struct client *c)
 			break;		/* wait for the rest of the line */
 		handle_line(c, data, (size_t)end);
 		if (!c->dead && !c->closing)
-			evbuffer_drain(bufferevent_get_input(c->bev), (size_t)end + 1);
+			evbuffer_drain(c->in, (size_t)end + 1);
+		/* Let a pipelining peer start on the first replies while the rest are made. */
+		if (!c->dead && evbuffer_get_length(c->out) >= CLIENT_WRITE_EARLY_BYTES)
+			push_output(c);
 	}
 out:
 	if (!c->dead && !c->closing && !c->no_more_input)
-		bufferevent_enable(c->bev, EV_READ);
+		set_reading(c, true);
 	push_output(c);
+}
+
+/* Whether a failed read or write only means "not now". */
+static bool
+transient(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 }
 
 /* Write what is queued now; arm the write event only when the socket cannot take it all. */
 static void
 push_output(struct client *c)
 {
-	struct evbuffer *out;
-
 	if (c->dead)
 		return;
-	out = bufferevent_get_output(c->bev);
-	if (evbuffer_get_length(out) > 0 && !(bufferevent_get_enabled(c->bev) & EV_WRITE)) {
-		(void)evbuffer_write(out, bufferevent_getfd(c->bev));
-		/* Full, or failed: the bufferevent finishes the job or reports the error. */
-		if (evbuffer_get_length(out) > 0)
-			bufferevent_enable(c->bev, EV_WRITE);
+	if (evbuffer_get_length(c->out) > 0 && !c->writing) {
+		if (evbuffer_write(c->out, c->fd) == -1 && !transient()) {
+			client_kill(c);		/* the peer is gone */
+			return;
+		}
+		if (evbuffer_get_length(c->out) > 0)
+			set_writing(c, true);
 	}
-	if (c->closing && c->inflight_writes == 0 && evbuffer_get_length(out) == 0)
+	if (c->closing && c->inflight_writes == 0 && evbuffer_get_length(c->out) == 0)
 		client_kill(c);
 }
 
+/* The peer closed its side: answer what it sent before, then close. */
 static void
-client_read_cb(struct bufferevent *bev, void *arg)
+end_of_input(struct client *c)
 {
-	(void)bev;
-	process_input(arg);
+	c->no_more_input = true;
+	set_reading(c, false);
+	process_input(c);
+	if (!c->dead && c->inflight_writes == 0 && c->held == NULL && c->nslots == 0) {
+		c->closing = true;
+		flush(c);
+	}
+	push_output(c);
 }
 
 static void
-client_write_cb(struct bufferevent *bev, void *arg)
+client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	struct evbuffer_iovec v;
+	ssize_t n;
+
+	(void)what;
+	if (evbuffer_reserve_space(c->in, CLIENT_READ_BYTES, &v, 1) < 1) {
+		client_kill(c);
+		return;
+	}
+	if ((n = read(fd, v.iov_base, v.iov_len)) > 0) {
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(c->in, &v, 1);
+		process_input(c);
+	} else if (n == 0) {
+		end_of_input(c);
+	} else if (!transient()) {
+		client_kill(c);
+	}
+}
+
+static void
+client_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
 
-	/* Everything queued is out: back to writing directly. */
-	bufferevent_disable(bev, EV_WRITE);
+	(void)what;
+	if (evbuffer_write(c->out, fd) == -1 && !transient()) {
+		client_kill(c);
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0)
+		return;
+	/* Everything queued is out: back to writing directly, and to reading if paused. */
+	set_writing(c, false);
 	if (c->closing) {
 		flush(c);
+		push_output(c);
 		return;
 	}
 	process_input(c);
-}
-
-static void
-client_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct client *c = arg;
-
-	(void)bev;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		/* Answer what was read before the peer closed its side, if it still listens. */
-		if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
-			c->no_more_input = true;
-			process_input(c);
-			if (!c->dead && c->inflight_writes == 0 && c->held == NULL &&
-			    c->nslots == 0) {
-				c->closing = true;
-				flush(c);
-				push_output(c);
-				return;
-			}
-			if (!c->dead)
-				c->closing = c->nslots == 0 && c->inflight_writes == 0;
-			push_output(c);
-			return;
-		}
-		client_kill(c);
-	}
 }
 
 void
@@ -483,7 +551,7 @@ client_drain_all(void)
 	for (c = TAILQ_FIRST(&consentd->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		c->no_more_input = true;
-		bufferevent_disable(c->bev, EV_READ);
+		set_reading(c, false);
 		process_input(c);
 	}
 }
@@ -495,7 +563,7 @@ clients_idle(void)
 
 	TAILQ_FOREACH(c, &consentd->clients, entry)
 		if (c->nslots > 0 || c->inflight_writes > 0 || c->held != NULL ||
-		    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		    evbuffer_get_length(c->out) > 0)
 			return false;
 	return true;
 }

@@ -20,6 +20,8 @@
 #define CONSENTD_VERSION	"0.1.0"
 #define CLIENTS_MAX		1024		/* connections at once; more get "busy" */
 #define CLIENT_INFLIGHT_MAX	256		/* requests awaiting replies per connection */
+#define CLIENT_READ_BYTES	16384		/* one read from a socket */
+#define CLIENT_WRITE_EARLY_BYTES 4096		/* write mid-batch once this much is queued */
 #define CLIENT_OUTPUT_HIGH_BYTES (4 * 1024 * 1024)	/* stop reading past this output */
 #define DECISION_LOG_MAX	4096		/* decisions kept for "decisions" */
 #define ID_BYTES_MAX		128		/* subject and other ids */

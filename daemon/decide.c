@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "decide.h"
+#include "string-copy.h"
 
 /* The declaration a request resolved to, and what it is judged under. */
 struct target {
@@ -345,7 +346,7 @@ verdict_set(struct verdict *v, enum outcome o, const char *reason, const char *s
 
 	v->outcome = o;
 	v->reason = reason;
-	snprintf(v->scope, sizeof v->scope, "%s", scope ? scope : "");
+	string_copy(v->scope, sizeof v->scope, scope);
 	va_start(ap, fmt);
 	vsnprintf(v->detail, sizeof v->detail, fmt, ap);
 	va_end(ap);
@@ -697,7 +698,7 @@ check_request(const struct decide_request *req, const struct subject_state *s,
 	d->outcome = best.outcome;
 	if (best.reason)
 		d->reasons[d->nreasons++] = best.reason;
-	snprintf(d->detail, sizeof d->detail, "%s", best.detail);
+	string_copy(d->detail, sizeof d->detail, best.detail);
 	d->basis = best.outcome == OUTCOME_ALLOW ? best.basis : t->basis;
 	d->retry_after = best.retry_after;
 	d->prompt_purpose = best_purpose;
@@ -705,7 +706,7 @@ check_request(const struct decide_request *req, const struct subject_state *s,
 	if (d->exception_used)
 		d->basis = BASIS_EXCEPTION;
 	if (best.outcome == OUTCOME_PROMPT) {
-		snprintf(d->prompt_scope, sizeof d->prompt_scope, "%s", best.scope);
+		string_copy(d->prompt_scope, sizeof d->prompt_scope, best.scope);
 		d->separate = best.separate;
 	}
 }

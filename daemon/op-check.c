@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "ops.h"
+#include "string-copy.h"
 
 /* The request's keys, parsed and validated. */
 struct check_args {
@@ -77,12 +78,6 @@ parse_check(struct request *r, struct check_args *a, json_t **reply)
 	return 0;
 }
 
-static void
-copy(char *dst, size_t len, const char *src)
-{
-	snprintf(dst, len, "%s", src ? src : "");
-}
-
 /* Keep the decision in the ring that "decisions" reads. */
 static void
 log_decision(struct request *r, const struct check_args *a, const struct decision *d,
@@ -91,15 +86,15 @@ log_decision(struct request *r, const struct check_args *a, const struct decisio
 	struct decision_record *rec = &consentd->decisions[consentd->ndecisions++ %
 	    DECISION_LOG_MAX];
 
-	copy(rec->id, sizeof rec->id, id);
+	string_copy(rec->id, sizeof rec->id, id);
 	rec->at = a->dr.now;
 	rec->uid = r->peer->uid;
-	copy(rec->product, sizeof rec->product, a->product);
-	copy(rec->subject, sizeof rec->subject, a->subject);
-	copy(rec->feature, sizeof rec->feature, a->feature);
-	copy(rec->item, sizeof rec->item, a->item);
+	string_copy(rec->product, sizeof rec->product, a->product);
+	string_copy(rec->subject, sizeof rec->subject, a->subject);
+	string_copy(rec->feature, sizeof rec->feature, a->feature);
+	string_copy(rec->item, sizeof rec->item, a->item);
 	rec->is_permission = a->dr.permission >= 0;
-	copy(rec->purpose, sizeof rec->purpose, a->purpose);
+	string_copy(rec->purpose, sizeof rec->purpose, a->purpose);
 	rec->outcome = d->outcome;
 	rec->nreasons = d->nreasons;
 	memcpy(rec->reasons, d->reasons, sizeof rec->reasons);

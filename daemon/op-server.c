@@ -233,6 +233,7 @@ op_stats(struct request *r, json_t **reply)
 {
 	struct stats *st = &consentd->stats;
 	struct ledger_stats ls;
+	struct cache_stats cs;
 	json_t *by_op = json_object();
 
 	ledger_get_stats(consentd->ledger, &ls);
@@ -258,6 +259,11 @@ op_stats(struct request *r, json_t **reply)
 	    (json_int_t)ls.records, "last_seq", (json_int_t)ls.last_seq, "commits",
 	    (json_int_t)ls.commits, "batched_writes", (json_int_t)ls.batched_writes, "bytes",
 	    (json_int_t)ls.db_bytes));
+	cache_get_stats(consentd->cache, &cs);
+	json_object_set_new(*reply, "cache", json_pack("{s:I,s:I,s:I,s:I,s:I}", "entries",
+	    (json_int_t)cs.entries, "max_entries", (json_int_t)cs.max_entries, "hits",
+	    (json_int_t)cs.hits, "misses", (json_int_t)cs.misses, "evictions",
+	    (json_int_t)cs.evictions));
 	json_object_set_new(*reply, "policy", json_pack("{s:s,s:I,s:I,s:I}", "loaded_at",
 	    consentd->policy->loaded_at, "tables", (json_int_t)consentd->policy->ntables,
 	    "reloads", (json_int_t)st->reloads, "reloads_failed",

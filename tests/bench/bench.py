@@ -15,13 +15,17 @@ and drives them with loadgen (C, epoll): a warm `check` (mipay, a subject that a
 policy, mipay.real_name_account / id_number: allow) in closed loop over 1, 8 and 64
 connections, then 64 requests in flight on one connection; then durable `grant`s (a new
 subject each, scope policy: every one a ledger write) from 1, 8 and 64 closed-loop writers,
-beside fsyncloop (append ~200 bytes + fsync, on the state directory's file system).
+each beside fsyncloop (append ~200 bytes + fsync, on the state directory's file system).
 
 It prints the figures, the ratios and the targets (met / not met); it never asserts a timing
 and exits 0 unless something crashed. Every process it started is stopped and the temporary
 directory removed, also on Ctrl-C, SIGTERM or error.
 
-Options: --duration S (3), --warmup S (0.5), --build DIR (build), --keep (keep the temp dir).
+Check scenarios run in interleaved rounds (consentd, echo ref, json ref, then again) and report
+medians, since this kind of machine is noisy; the fsync loop runs right after each grant row.
+
+Options: --duration S (2), --warmup S (0.5), --rounds N (3), --build DIR (build),
+--keep (keep the temp dir).
 """
 import argparse
 import json
@@ -172,36 +176,12 @@ class Bench:
 
     # ----- set-up -----
 
-    def registry_args(self):
-        """The bundled registry, or, if consentd refuses it only because it lists ids that no
-        table declares, a copy without those ids (noted in the output)."""
+    def check_config(self):
         consentd = os.path.join(self.build, "consentd")
         r = subprocess.run([consentd, "--check-config", "--policy-dir", POLICIES],
                            capture_output=True, text=True)
-        if r.returncode == 0:
-            return []
-        problems = [l for l in r.stderr.splitlines() if l.startswith("registry: ")]
-        unused = [re.match(r"registry: \$: (\w+) (\S+) is declared by no table$", l)
-                  for l in problems]
-        if not problems or not all(unused):
-            raise Crash("consentd refuses the bundled configuration:\n" + r.stderr)
-        reg_path = os.path.join(os.path.dirname(POLICIES), "registry.json")
-        with open(reg_path, encoding="utf-8") as f:
-            reg = json.load(f)
-        for m in unused:
-            reg[m.group(1) + "s"].pop(m.group(2), None)
-        pruned = os.path.join(self.tmp, "registry.json")
-        with open(pruned, "w", encoding="utf-8") as f:
-            json.dump(reg, f, ensure_ascii=False)
-        r = subprocess.run([consentd, "--check-config", "--policy-dir", POLICIES,
-                            "--registry", pruned], capture_output=True, text=True)
         if r.returncode != 0:
             raise Crash("consentd refuses the bundled configuration:\n" + r.stderr)
-        self.notes.append(
-            f"config/registry.json lists {len(unused)} ids no table declares "
-            f"({', '.join(m.group(2) for m in unused)}); consentd refuses to start on it, "
-            "so the bench runs it with a copy of the registry without them (--registry).")
-        return ["--registry", pruned]
 
     def fs_of(self, path):
         st = os.stat(path)
@@ -239,10 +219,10 @@ class Bench:
         echo_sock = os.path.join(self.tmp, "echo.sock")
         json_sock = os.path.join(self.tmp, "json.sock")
 
-        extra = self.registry_args()
+        self.check_config()
         consentd = self.start("consentd", [
             os.path.join(self.build, "consentd"), "--foreground", "--socket",
-            self.consentd_sock, "--state-dir", state, "--policy-dir", POLICIES] + extra,
+            self.consentd_sock, "--state-dir", state, "--policy-dir", POLICIES],
             self.consentd_sock)
 
         # The warm subject: policy accepted, so the check is an allow read from the ledger.
@@ -264,7 +244,7 @@ class Bench:
         servers = [("consentd", self.consentd_sock, consentd.pid),
                    ("echo ref", echo_sock, echo.pid), ("json ref", json_sock, jref.pid)]
 
-        total = len(CHECK_SCENARIOS) * 3 + len(GRANT_WRITERS) + 1
+        total = len(CHECK_SCENARIOS) * 3 * a.rounds + len(GRANT_WRITERS) * 2
         eta = total * (a.warmup + a.duration + 0.3)
         print(f"consentd bench: {total} runs of {a.warmup:g} s warm-up + {a.duration:g} s, "
               f"about {eta:.0f} s", flush=True)
@@ -272,11 +252,19 @@ class Bench:
         checks = []
         for label, conns, depth in CHECK_SCENARIOS:
             row = {"label": label, "conns": conns, "depth": depth}
-            for name, sock, pid in servers:
-                print(f"  check, {label}: {name}", flush=True)
-                row[name] = self.loadgen(sock, pid, check_line, conns, depth,
-                                         '"decision":"allow"')
-                self.alive()
+            runs = {name: [] for name, _, _ in servers}
+            # Interleaved rounds: a noisy minute hits consentd and its references alike.
+            for rnd in range(a.rounds):
+                for name, sock, pid in servers:
+                    print(f"  check, {label}: {name} ({rnd + 1}/{a.rounds})", flush=True)
+                    runs[name].append(self.loadgen(sock, pid, check_line, conns, depth,
+                                                   '"decision":"allow"'))
+                    self.alive()
+            for name in runs:
+                row[name] = median_run(runs[name])
+            row["vs"] = {ref: median([c["rps"] / r["rps"] if r["rps"] else 0.0 for c, r in
+                                      zip(runs["consentd"], runs[ref])])
+                         for ref in ("echo ref", "json ref")}
             checks.append(row)
         stats1 = self.stats()
 
@@ -293,20 +281,20 @@ class Bench:
             commits = s1["commits"] - s0["commits"]
             res["per_commit"] = (s1["batched_writes"] - s0["batched_writes"]) / commits \
                 if commits else 0.0
+            # The disk's fsync rate drifts by minutes: measure it right beside each run.
+            print("  fsync loop", flush=True)
+            res["fsync"] = self.run_tool([os.path.join(self.bin, "fsyncloop"),
+                                          os.path.join(state, "fsyncloop.dat"),
+                                          str(a.duration), str(FSYNC_RECORD_BYTES)],
+                                         timeout=a.duration + 60)
             grants.append((n, res))
-
-        print("  fsync loop", flush=True)
-        fsync_file = os.path.join(state, "fsyncloop.dat")
-        fsync = self.run_tool([os.path.join(self.bin, "fsyncloop"), fsync_file,
-                               str(a.duration), str(FSYNC_RECORD_BYTES)],
-                              timeout=a.duration + 60)
         fs = self.fs_of(state)
         self.alive()
-        self.report(checks, grants, fsync, fs, stats0, stats1)
+        self.report(checks, grants, fs, stats0, stats1)
 
     # ----- the table -----
 
-    def report(self, checks, grants, fsync, fs, stats0, stats1):
+    def report(self, checks, grants, fs, stats0, stats1):
         a = self.args
         w = sys.stdout.write
         cpus = os.cpu_count()
@@ -317,6 +305,8 @@ class Bench:
         w("\n")
         w(f"consentd bench  ({cpus} CPUs, load {load}; {a.duration:g} s measured after "
           f"{a.warmup:g} s warm-up per run; AF_UNIX stream sockets)\n")
+        w(f"checks: the median of {a.rounds} interleaved rounds; a ratio is the median of "
+          "the rounds' ratios\n")
         w("\nCHECK  mipay / bench-warm / mipay.real_name_account / id_number -> allow\n")
         hdr = (f"  {'':<10}{'req/s':>11}{'p50 us':>10}{'p99 us':>10}{'srv CPU':>9}"
                f"{'cli CPU':>9}   {'consentd / this':>15}\n")
@@ -330,7 +320,7 @@ class Bench:
                 r = row[name]
                 rel = ""
                 if name != "consentd":
-                    rel = f"{cd['rps'] / r['rps']:.2f}x" if r["rps"] else "-"
+                    rel = f"{row['vs'][name]:.2f}x"
                 w(f"  {name:<10}{r['rps']:>11,.0f}{r['p50_us']:>10.0f}{r['p99_us']:>10.0f}"
                   f"{pct(r['server_cpu']):>9}{pct(r['client_cpu']):>9}   {rel:>15}\n")
                 if r["errors"]:
@@ -340,38 +330,35 @@ class Bench:
                     warnings.append(f"{name}, {row['label']}: {r['owed_after_drain']} "
                                     "replies never came")
             key = "pipelined" if row["depth"] > 1 else f"closed{row['conns']}"
-            ratio[key] = (cd["rps"], row["echo ref"]["rps"], row["json ref"]["rps"])
+            ratio[key] = row["vs"]
 
         lat0, lat1 = stats0.get("latency_us", {}), stats1.get("latency_us", {})
         w(f"\n  consentd's own handling time of check (stats, power-of-two buckets): "
           f"p50 <= {lat1.get('p50', '?')} us, p99 <= {lat1.get('p99', '?')} us\n")
 
-        rate = fsync["writes_per_s"]
         w(f"\nDURABLE GRANTS  scope policy, a new subject each; state dir on {fs}\n")
+        w(f"  fsync loop: a {FSYNC_RECORD_BYTES}-byte append + fsync per write, run right "
+          "after each row\n")
         w(f"  {'writers':<10}{'grants/s':>11}{'p50 us':>10}{'p99 us':>10}{'srv CPU':>9}"
-          f"{'per commit':>12}   {'vs fsync loop':>13}\n")
+          f"{'per commit':>12}{'fsyncs/s':>10}   {'vs fsync loop':>13}\n")
         for n, r in grants:
+            rate = r["fsync"]["writes_per_s"]
+            r["vs_fsync"] = r["rps"] / rate if rate else 0.0
             w(f"  {n:<10}{r['rps']:>11,.0f}{r['p50_us']:>10.0f}{r['p99_us']:>10.0f}"
-              f"{pct(r['server_cpu']):>9}{r['per_commit']:>12.1f}   "
-              f"{(r['rps'] / rate if rate else 0):>12.1f}x\n")
+              f"{pct(r['server_cpu']):>9}{r['per_commit']:>12.1f}{rate:>10,.0f}   "
+              f"{r['vs_fsync']:>12.1f}x\n")
             if r["errors"]:
                 warnings.append(f"grants, {n} writers: {r['errors']} replies were not ok, "
                                 f"e.g. {r['first_error']}")
             if r["owed_after_drain"]:
                 warnings.append(f"grants, {n} writers: {r['owed_after_drain']} replies "
                                 "never came")
-        w(f"  {'fsync loop':<10}{rate:>11,.0f}{fsync['p50_us']:>10.0f}"
-          f"{fsync['p99_us']:>10.0f}   ({FSYNC_RECORD_BYTES}-byte append + fsync per write, "
-          "writes/s)\n")
-        g64 = dict(grants).get(64, {}).get("rps", 0)
 
         w("\nTARGETS\n")
         got = {
-            "pipelined": (ratio["pipelined"][0] / ratio["pipelined"][2])
-            if ratio["pipelined"][2] else 0,
-            "closed64": (ratio["closed64"][0] / ratio["closed64"][1])
-            if ratio["closed64"][1] else 0,
-            "grants64": g64 / rate if rate else 0,
+            "pipelined": ratio["pipelined"]["json ref"],
+            "closed64": ratio["closed64"]["echo ref"],
+            "grants64": dict(grants).get(64, {}).get("vs_fsync", 0.0),
         }
         for key, text, want in TARGETS:
             met = got[key] >= want
@@ -383,13 +370,26 @@ class Bench:
         sys.stdout.flush()
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return (xs[n // 2] + xs[(n - 1) // 2]) / 2 if n else 0.0
+
+
+def median_run(runs):
+    """The run whose throughput is the median (the lower middle one for an even count)."""
+    return sorted(runs, key=lambda r: r["rps"])[(len(runs) - 1) // 2]
+
+
 def pct(x):
     return "-" if x is None else f"{100 * x:.0f}%"
 
 
 def main():
     ap = argparse.ArgumentParser(description="consentd's benchmark")
-    ap.add_argument("--duration", type=float, default=3.0)
+    ap.add_argument("--duration", type=float, default=2.0)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved rounds of each check scenario (median reported)")
     ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--build", default=os.environ.get("BUILD", "build"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")

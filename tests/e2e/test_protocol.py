@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -94,6 +95,25 @@ def test_pipelining_1000_in_order(daemon, subject):
     ids = [c.recv()["id"] for _ in range(1000)]
     assert ids == list(range(1000))
     c.close()
+
+
+def test_slow_reader_stalls_only_itself(daemon, subject):
+    """Replies far beyond what the socket buffers wait in the daemon, in order; others are
+    served meanwhile."""
+    slow = daemon.client()
+    line = json.dumps({"op": "check", "id": 0, "product": "mipay", "subject": subject,
+                       "feature": "mipay.real_name_account", "field": "id_number"})
+    n = 20000
+    batch = b"".join(line.replace('"id": 0', f'"id": {i}').encode() + b"\n"
+                     for i in range(n))
+    sender = threading.Thread(target=slow.send_raw, args=(batch,))
+    sender.start()
+    time.sleep(0.5)
+    assert daemon.call({"op": "hello", "id": "other"})["ok"]
+    ids = [slow.recv()["id"] for _ in range(n)]
+    sender.join()
+    assert ids == list(range(n))
+    slow.close()
 
 
 def test_pipelined_grant_then_check_sees_grant(daemon, subject):
