@@ -27,7 +27,8 @@ DAEMON_SRC = daemon/main.c daemon/server.c daemon/cache.c daemon/client.c daemon
              daemon/op-consent.c daemon/op-server.c daemon/config.c daemon/ledger.c \
              daemon/log.c $(CORE_SRC) $(PROTO_SRC)
 CTL_SRC    = daemon/ctl/consentctl.c $(PROTO_SRC)
-UNIT_SRC   = tests/unit/test_policy.c tests/unit/test_decide.c tests/unit/test_proto.c
+UNIT_SRC   = tests/unit/test_policy.c tests/unit/test_decide.c tests/unit/test_proto.c \
+             tests/unit/test_cache.c
 
 HEADERS    = $(wildcard daemon/*.h proto/*.h tests/unit/*.h)
 
@@ -53,6 +54,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_SRC:%.c=$(BUILD)/%.o) $(PROTO_S
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+# The cache is tested in front of a real ledger.
+$(BUILD)/tests/test_cache: $(BUILD)/daemon/cache.o $(BUILD)/daemon/ledger.o $(BUILD)/daemon/log.o
 
 deps:
 	@scripts/install-deps
