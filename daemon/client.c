@@ -126,27 +126,27 @@ close_io(struct client *c)
 
 /* Add or remove an event only when that changes something: each is a system call. */
 static void
+set_event(struct client *c, struct event *ev, bool *added, bool on)
+{
+	if (c->dead || *added == on)
+		return;
+	*added = on;
+	if (on)
+		event_add(ev, NULL);
+	else
+		event_del(ev);
+}
+
+static void
 set_reading(struct client *c, bool on)
 {
-	if (c->dead || c->reading == on)
-		return;
-	c->reading = on;
-	if (on)
-		event_add(c->ev_read, NULL);
-	else
-		event_del(c->ev_read);
+	set_event(c, c->ev_read, &c->reading, on);
 }
 
 static void
 set_writing(struct client *c, bool on)
 {
-	if (c->dead || c->writing == on)
-		return;
-	c->writing = on;
-	if (on)
-		event_add(c->ev_write, NULL);
-	else
-		event_del(c->ev_write);
+	set_event(c, c->ev_write, &c->writing, on);
 }
 
 static void
