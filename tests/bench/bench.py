@@ -353,6 +353,15 @@ class Bench:
             if r["owed_after_drain"]:
                 warnings.append(f"grants, {n} writers: {r['owed_after_drain']} replies "
                                 "never came")
+        g64 = dict(grants).get(64)
+        echo64 = next((row["echo ref"]["rps"] for row in checks
+                       if row["conns"] == 64 and row["depth"] == 1), None)
+        if g64 and echo64:
+            # A closed-loop writer cannot go faster than a server that only answers.
+            want = 20 * g64["fsync"]["writes_per_s"]
+            w(f"  the ceiling: 20x the fsync loop at 64 writers is {want:,.0f} grants/s; the "
+              f"echo ref answers {echo64:,.0f} req/s on 64 connections ({want / echo64:.2f}x "
+              "of it)\n")
 
         w("\nTARGETS\n")
         got = {
