@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "decide.h"
+#include "policy-diff.h"
 #include "string-copy.h"
 
 /* The declaration a request resolved to, and what it is judged under. */
@@ -119,41 +120,6 @@ field_attr(const struct table *t, int field)
 	if (t->field[field].declared || t->field[field].never_collect || t->umbrella == NULL)
 		return &t->field[field];
 	return &t->umbrella->field[field];
-}
-
-static const struct purpose_decl *
-purpose_decl(const struct table *t, int purpose)
-{
-	if (t->purpose[purpose] != NULL || t->umbrella == NULL)
-		return t->purpose[purpose];
-	return t->umbrella->purpose[purpose];
-}
-
-static bool
-idlist_has(const struct idlist *l, int id)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i] == id)
-			return true;
-	return false;
-}
-
-static const struct field_decl *
-feature_field(const struct feature_decl *f, int field)
-{
-	for (size_t i = 0; f != NULL && i < f->nfields; i++)
-		if (f->fields[i].field == field)
-			return &f->fields[i];
-	return NULL;
-}
-
-static const struct permission_decl *
-feature_permission(const struct feature_decl *f, int permission)
-{
-	for (size_t i = 0; f != NULL && i < f->npermissions; i++)
-		if (f->permissions[i].permission == permission)
-			return &f->permissions[i];
-	return NULL;
 }
 
 static bool
@@ -352,35 +318,6 @@ verdict_set(struct verdict *v, enum outcome o, const char *reason, const char *s
 	va_end(ap);
 }
 
-/*
- * Whether the item (field or permission, for purpose) was already declared for this feature
- * by the older table: what a consent given under it covers.
- */
-static bool
-covered_by(const struct table *old, const struct target *t, int purpose)
-{
-	const struct feature_decl *f;
-	const struct idlist *purposes;
-
-	if (old == NULL || (f = old->feature[t->feature->feature]) == NULL)
-		return false;
-	if (t->field != NULL) {
-		const struct field_decl *fd = feature_field(f, t->field->field);
-
-		if (fd == NULL)
-			return false;
-		purposes = fd->purposes.n ? &fd->purposes : &f->purposes;
-	} else {
-		const struct permission_decl *pd = feature_permission(f,
-		    t->permission->permission);
-
-		if (pd == NULL)
-			return false;
-		purposes = pd->purposes.n ? &pd->purposes : &f->purposes;
-	}
-	return idlist_has(purposes, purpose);
-}
-
 /* Whether a consent given under version still covers the item, as re-consent reads it. */
 static bool
 widened_since(const struct target *t, const char *version, int purpose)
@@ -390,7 +327,8 @@ widened_since(const struct target *t, const char *version, int purpose)
 	if (version == NULL || strcmp(version, t->table->version) == 0)
 		return false;
 	old = policy_table(t->set, t->table->product, version);
-	return !covered_by(old, t, purpose);
+	return !policy_covers(old, t->feature->feature, t->field ? ID_FIELD : ID_PERMISSION,
+	    t->field ? t->field->field : t->permission->permission, purpose);
 }
 
 /*
@@ -452,7 +390,7 @@ rule_minors(const struct target *t, const struct subject_state *s, int purpose,
     struct verdict *v, struct decision *d)
 {
 	const struct minors_rule *m = &t->table->minors;
-	const struct purpose_decl *pd = purpose_decl(t->table, purpose);
+	const struct purpose_decl *pd = policy_purpose(t->table, purpose);
 	enum age_band band = s->age_band;
 
 	if (m->refuse[band]) {
@@ -551,7 +489,7 @@ rule_consent(const struct decide_request *req, const struct target *t,
     const struct subject_state *s, bool guardian, int purpose, struct verdict *out,
     struct decision *d)
 {
-	const struct purpose_decl *pd = purpose_decl(t->table, purpose);
+	const struct purpose_decl *pd = policy_purpose(t->table, purpose);
 	const struct field_attr *fa = t->field ? field_attr(t->table, t->field->field) : NULL;
 	struct verdict v, best;
 	bool have = false;
@@ -610,7 +548,7 @@ static bool
 rule_opted_out(const struct target *t, const struct subject_state *s, int purpose,
     struct verdict *v, struct decision *d)
 {
-	const struct purpose_decl *pd = purpose_decl(t->table, purpose);
+	const struct purpose_decl *pd = policy_purpose(t->table, purpose);
 	const struct consent_entry *e;
 	char scope[DECIDE_SCOPE_BYTES];
 
@@ -631,7 +569,7 @@ static void
 judge_purpose(const struct decide_request *req, const struct target *t,
     const struct subject_state *s, int purpose, struct verdict *v, struct decision *d)
 {
-	const struct purpose_decl *pd = purpose_decl(t->table, purpose);
+	const struct purpose_decl *pd = policy_purpose(t->table, purpose);
 	bool guardian = t->table->minors.guardian[s->age_band];
 	enum basis b = effective_basis(t);
 

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "ops.h"
+#include "policy-diff.h"
 
 enum op_result
 op_hello(struct request *r, json_t **reply)
@@ -164,33 +165,70 @@ table_json(const struct policy_set *s, const struct table *t)
 	return o;
 }
 
+/* The table of product p at version (NULL: current), or a bad_request reply naming it. */
+static const struct table *
+table_or_error(struct request *r, int p, const char *version, json_t **reply)
+{
+	const struct policy_set *s = consentd->policy;
+	const struct table *t = policy_table(s, p, version);
+
+	if (t == NULL)
+		*reply = req_error(r, PROTO_ERR_BAD_REQUEST, "%s has no version %s",
+		    registry_name(&s->reg, ID_PRODUCT, p), version ? version : "");
+	return t;
+}
+
+/* {"op":"policy","product":P,"diff_from":V1[,"version":V2]}: what changed from V1 to V2. */
+static enum op_result
+policy_diff_reply(struct request *r, int p, const char *version, const char *from_version,
+    json_t **reply)
+{
+	const struct policy_set *s = consentd->policy;
+	const struct table *from, *to;
+
+	if ((from = table_or_error(r, p, from_version, reply)) == NULL ||
+	    (to = table_or_error(r, p, version, reply)) == NULL)
+		return OP_REPLIED;
+	*reply = proto_reply_ok(r->id);
+	json_object_set_new(*reply, "product", json_string(registry_name(&s->reg, ID_PRODUCT,
+	    p)));
+	json_object_set_new(*reply, "from", json_string(from->version));
+	json_object_set_new(*reply, "to", json_string(to->version));
+	json_object_set_new(*reply, "diff", policy_diff(s, from, to));
+	return OP_REPLIED;
+}
+
 enum op_result
 op_policy(struct request *r, json_t **reply)
 {
 	const struct policy_set *s = consentd->policy;
-	const char *version;
+	const char *version, *diff_from;
 	json_t *list;
 	int p = -1;
 
 	if (req_id(r, "product", ID_PRODUCT, false, &p, reply) == -1 ||
-	    req_string(r, "version", false, 16, &version, reply) == -1)
+	    req_string(r, "version", false, 16, &version, reply) == -1 ||
+	    req_string(r, "diff_from", false, 16, &diff_from, reply) == -1)
 		return OP_REPLIED;
-	*reply = proto_reply_ok(r->id);
+	if (diff_from != NULL && p < 0) {
+		*reply = req_error(r, PROTO_ERR_BAD_REQUEST, "\"diff_from\" needs \"product\"");
+		return OP_REPLIED;
+	}
+	if (diff_from != NULL)
+		return policy_diff_reply(r, p, version, diff_from, reply);
 	if (p >= 0) {
-		const struct table *t = policy_table(s, p, version);
+		const struct table *t = table_or_error(r, p, version, reply);
+		json_t *tj;
 
-		if (t == NULL) {
-			json_decref(*reply);
-			*reply = req_error(r, PROTO_ERR_BAD_REQUEST, "%s has no version %s",
-			    registry_name(&s->reg, ID_PRODUCT, p), version ? version : "");
+		if (t == NULL)
 			return OP_REPLIED;
-		}
-		json_t *tj = table_json(s, t);
-
+		*reply = proto_reply_ok(r->id);
+		tj = table_json(s, t);
 		json_object_update(*reply, tj);
 		json_decref(tj);
 		return OP_REPLIED;
 	}
+	*reply = proto_reply_ok(r->id);
 	list = json_array();
 	for (size_t i = 0; i < s->reg.count[ID_PRODUCT]; i++) {
 		json_t *versions = json_array();

@@ -1401,6 +1401,47 @@ policy_table(const struct policy_set *s, int product, const char *version)
 	return NULL;
 }
 
+bool
+idlist_has(const struct idlist *l, int id)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i] == id)
+			return true;
+	return false;
+}
+
+const struct field_decl *
+feature_field(const struct feature_decl *f, int field)
+{
+	for (size_t i = 0; f != NULL && i < f->nfields; i++)
+		if (f->fields[i].field == field)
+			return &f->fields[i];
+	return NULL;
+}
+
+const struct permission_decl *
+feature_permission(const struct feature_decl *f, int permission)
+{
+	for (size_t i = 0; f != NULL && i < f->npermissions; i++)
+		if (f->permissions[i].permission == permission)
+			return &f->permissions[i];
+	return NULL;
+}
+
+const struct purpose_decl *
+policy_purpose(const struct table *t, int purpose)
+{
+	if (t->purpose[purpose] != NULL || t->umbrella == NULL)
+		return t->purpose[purpose];
+	return t->umbrella->purpose[purpose];
+}
+
+const char *
+region_name(enum region r)
+{
+	return (unsigned)r < REGION_COUNT ? region_names[r] : "none";
+}
+
 const char *
 basis_name(enum basis b)
 {

@@ -195,6 +195,13 @@ const char		*registry_name(const struct registry *, enum id_kind, int);
 const struct table	*policy_table(const struct policy_set *, int product, const char *version);
 
 const char		*basis_name(enum basis);
+const char		*region_name(enum region);
+bool			 idlist_has(const struct idlist *, int id);
+/* The feature's declaration of field (permission), or NULL. */
+const struct field_decl	*feature_field(const struct feature_decl *, int field);
+const struct permission_decl *feature_permission(const struct feature_decl *, int permission);
+/* The table's declaration of purpose, or the umbrella's where the table is silent; or NULL. */
+const struct purpose_decl *policy_purpose(const struct table *, int purpose);
 int			 platform_parse(const char *);
 int			 region_parse(const char *);
 int			 age_band_parse(const char *);
