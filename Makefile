@@ -22,7 +22,7 @@ BUILD    ?= build
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 PROTO_SRC  = proto/proto.c
-CORE_SRC   = daemon/policy.c daemon/policy-diff.c daemon/decide.c
+CORE_SRC   = daemon/policy.c daemon/policy-diff.c daemon/decide.c daemon/lint.c
 DAEMON_SRC = daemon/main.c daemon/server.c daemon/cache.c daemon/client.c daemon/ops.c daemon/op-check.c \
              daemon/op-consent.c daemon/op-server.c daemon/config.c daemon/ledger.c \
              daemon/log.c $(CORE_SRC) $(PROTO_SRC)

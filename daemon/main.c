@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "consentd.h"
+#include "lint.h"
 #include "log.h"
 
 #define DEFAULT_CONFIG		"/etc/consentd/consentd.conf"
@@ -43,8 +44,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: consentd [--foreground] [--config FILE] [--socket PATH] [--state-dir DIR]\n"
-	    "                [--policy-dir DIR] [--registry FILE] [--check-config] [--verbose]\n"
-	    "                [--version] [--help]\n"
+	    "                [--policy-dir DIR] [--registry FILE] [--check-config] [--lint]\n"
+	    "                [--verbose] [--version] [--help]\n"
 	    "\n"
 	    "Decide whether an app may collect a personal-data field or use a device permission,\n"
 	    "from per-product policy tables and a consent ledger, over newline-delimited JSON on\n"
@@ -58,6 +59,9 @@ usage(FILE *f)
 	    "  --policy-dir DIR  policy tables (default " DEFAULT_POLICY_DIR ")\n"
 	    "  --registry FILE   id registry (default: registry.json beside the policy dir)\n"
 	    "  --check-config    validate config and policies, print each problem, exit\n"
+	    "  --lint            print where each product's basic functions require more than\n"
+	    "                    the national list of necessary information (necessary-pi.json\n"
+	    "                    beside the registry), exit\n"
 	    "  --verbose         log debug messages\n"
 	    "  --version         print the version\n"
 	    "  --help            print this help\n"
@@ -253,7 +257,7 @@ detach(void)
 
 struct options {
 	const char	*config, *socket, *state_dir, *policy_dir, *registry;
-	bool		 foreground, check, verbose;
+	bool		 foreground, check, lint, verbose;
 };
 
 static void
@@ -267,6 +271,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "policy-dir",	required_argument,	NULL, 'p' },
 		{ "registry",	required_argument,	NULL, 'r' },
 		{ "check-config", no_argument,		NULL, 'n' },
+		{ "lint",	no_argument,		NULL, 'L' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ "help",	no_argument,		NULL, 'h' },
@@ -275,7 +280,7 @@ parse_options(int argc, char **argv, struct options *o)
 	int ch;
 
 	memset(o, 0, sizeof *o);
-	while ((ch = getopt_long(argc, argv, "fc:s:d:p:r:nvVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "fc:s:d:p:r:nLvVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': o->foreground = true; break;
 		case 'c': o->config = optarg; break;
@@ -284,6 +289,7 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'p': o->policy_dir = optarg; break;
 		case 'r': o->registry = optarg; break;
 		case 'n': o->check = true; break;
+		case 'L': o->lint = true; break;
 		case 'v': o->verbose = true; break;
 		case 'V': printf("consentd %s\n", CONSENTD_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
@@ -320,6 +326,60 @@ check_config(struct policy_set *set, struct policy_errors *errs, int config_rc)
 	return 0;
 }
 
+static void
+print_finding(const json_t *f)
+{
+	const json_t *c = json_array_get(json_object_get(f, "cite"), 0);
+	const json_t *lines = json_object_get(c, "lines");
+
+	printf("  %-17s %-40s %-24s %s; %s %s, lines %d-%d\n",
+	    json_string_value(json_object_get(f, "finding")),
+	    json_string_value(json_object_get(f, "feature")),
+	    json_string_value(json_object_get(f, "field")),
+	    json_string_value(json_object_get(f, "basis")),
+	    json_string_value(json_object_get(c, "seed")),
+	    json_string_value(json_object_get(c, "section")),
+	    (int)json_integer_value(json_array_get(lines, 0)),
+	    (int)json_integer_value(json_array_get(lines, 1)));
+}
+
+/* --lint: the findings per product, then exit 0; 1 only when nothing could be read. */
+static int
+lint(struct policy_set *set, struct policy_errors *errs)
+{
+	char err[PATH_MAX + 128];
+	json_t *rules;
+
+	if (set == NULL)
+		return check_config(set, errs, 0);
+	if ((rules = lint_load(consentd->registry_path, err, sizeof err)) == NULL) {
+		fprintf(stderr, "consentd: %s\n", err);
+		policy_unref(set);
+		return 1;
+	}
+	printf("%s\n", json_string_value(json_object_get(rules, "source")));
+	for (size_t p = 0; p < set->reg.count[ID_PRODUCT]; p++) {
+		json_t *found = lint_product(set, rules, (int)p), *f;
+		const json_t *type;
+		size_t i;
+
+		if (found == NULL)
+			continue;
+		type = json_object_get(json_object_get(rules, "types"), json_string_value(
+		    json_object_get(json_object_get(json_object_get(rules, "products"),
+		    set->reg.ids[ID_PRODUCT][p]), "type")));
+		printf("\n%s@%s (%s): %zu finding%s\n", set->reg.ids[ID_PRODUCT][p],
+		    set->current[p]->version, json_string_value(json_object_get(type, "name_zh")),
+		    json_array_size(found), json_array_size(found) == 1 ? "" : "s");
+		json_array_foreach(found, i, f)
+			print_finding(f);
+		json_decref(found);
+	}
+	json_decref(rules);
+	policy_unref(set);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -342,6 +402,10 @@ main(int argc, char **argv)
 	consentd->registry_path = registry_path(o.registry ? o.registry : cf->registry,
 	    consentd->policy_dir);
 	consentd->policy = load_policies(&errs);
+	if (o.lint) {
+		config_free(cf);
+		return lint(consentd->policy, &errs);
+	}
 	if (o.check) {
 		int rc = check_config(consentd->policy, &errs, config_rc);
 

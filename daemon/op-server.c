@@ -2,12 +2,14 @@
  * op-server.c: hello, policy, stats and reload: what the daemon says about itself and its
  * policy set.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "log.h"
 #include "ops.h"
+#include "lint.h"
 #include "policy-diff.h"
 
 enum op_result
@@ -165,6 +167,22 @@ table_json(const struct policy_set *s, const struct table *t)
 	return o;
 }
 
+/* The necessary-information findings of product's current table; null where none apply. */
+static json_t *
+lint_json(int product)
+{
+	char err[PATH_MAX + 128];
+	json_t *rules = lint_load(consentd->registry_path, err, sizeof err), *found;
+
+	if (rules == NULL) {
+		log_warnx("lint: %s", err);
+		return json_null();
+	}
+	found = lint_product(consentd->policy, rules, product);
+	json_decref(rules);
+	return found ? found : json_null();
+}
+
 /* The table of product p at version (NULL: current), or a bad_request reply naming it. */
 static const struct table *
 table_or_error(struct request *r, int p, const char *version, json_t **reply)
@@ -226,6 +244,8 @@ op_policy(struct request *r, json_t **reply)
 		tj = table_json(s, t);
 		json_object_update(*reply, tj);
 		json_decref(tj);
+		if (t == s->current[p])
+			json_object_set_new(*reply, "lint", lint_json(p));
 		return OP_REPLIED;
 	}
 	*reply = proto_reply_ok(r->id);
