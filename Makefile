@@ -91,3 +91,8 @@ bench: deps all
 
 clean:
 	rm -rf build
+
+# Regenerate config/coverage/<seed>.md, the map of which seed paragraphs the tables cite.
+.PHONY: coverage
+coverage:
+	$(PYTHON) scripts/gen-coverage
