@@ -76,17 +76,6 @@ listed(const json_t *list, const char *field)
 	return false;
 }
 
-static json_t *
-cites_json(const struct cites *c)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < c->n; i++)
-		json_array_append_new(a, json_pack("{s:s,s:s,s:[i,i]}", "seed", c->v[i].seed,
-		    "section", c->v[i].section, "lines", c->v[i].first_line, c->v[i].last_line));
-	return a;
-}
-
 /* The findings of one basic function. */
 static void
 lint_feature(const struct registry *r, const struct feature_decl *f, const char *type_id,

@@ -101,27 +101,6 @@ log_decision(struct request *r, const struct check_args *a, const struct decisio
 }
 
 static json_t *
-cites_json(const struct cites *c)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; c != NULL && i < c->n; i++) {
-		const struct cite *ct = &c->v[i];
-		json_t *o = json_pack("{s:s,s:s}", "seed", ct->seed, "section", ct->section);
-
-		if (ct->section_title)
-			json_object_set_new(o, "title", json_string(ct->section_title));
-		if (ct->first_line > 0)
-			json_object_set_new(o, "lines", json_pack("[i,i]", ct->first_line,
-			    ct->last_line));
-		if (ct->quote)
-			json_object_set_new(o, "quote", json_string(ct->quote));
-		json_array_append_new(a, o);
-	}
-	return a;
-}
-
-static json_t *
 trace_json(const struct decision *d)
 {
 	json_t *a = json_array();

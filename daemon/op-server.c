@@ -128,6 +128,38 @@ feature_json(const struct registry *reg, const struct table *t, const struct fea
 	return o;
 }
 
+static const char *
+right_name_product(const struct table *t)
+{
+	return registry_name(&consentd->policy->reg, ID_PRODUCT, t->product);
+}
+
+/* The rights the table grants, each with its clauses; the umbrella's where it is silent. */
+static json_t *
+rights_json(const struct table *t)
+{
+	json_t *o = json_object();
+
+	for (int r = 0; r < RIGHT_COUNT; r++) {
+		const struct table *from = t->rights[r].n || t->umbrella == NULL ? t : t->umbrella;
+		json_t *v;
+
+		if (from->rights[r].n == 0)
+			continue;
+		v = json_pack("{s:o}", "cite", cites_json(&from->rights[r]));
+		if (r == RIGHT_RESPONSE && from->response_days > 0)
+			json_object_set_new(v, "days", json_integer(from->response_days));
+		if (from != t) {
+			char name[64];
+
+			snprintf(name, sizeof name, "%s@%s", right_name_product(from), from->version);
+			json_object_set_new(v, "from", json_string(name));
+		}
+		json_object_set_new(o, right_name(r), v);
+	}
+	return o;
+}
+
 /* One table: what it declares. */
 static json_t *
 table_json(const struct policy_set *s, const struct table *t)
@@ -164,6 +196,7 @@ table_json(const struct policy_set *s, const struct table *t)
 	json_object_set_new(o, "purposes", purposes);
 	json_object_set_new(o, "never_collect", never);
 	json_object_set_new(o, "exceptions", exc);
+	json_object_set_new(o, "rights", rights_json(t));
 	return o;
 }
 

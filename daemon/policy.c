@@ -60,6 +60,10 @@ static const char *const region_names[REGION_COUNT] = {
 	"cn", "hk", "eea", "uk", "ch", "in", "ru", "sg", "other"
 };
 static const char *const age_band_names[AGE_BAND_COUNT] = { "adult", "minor", "child" };
+static const char *const right_names[RIGHT_COUNT] = {
+	"access", "copy", "correction", "deletion", "withdrawal", "cancellation", "portability",
+	"explanation", "objection", "restriction", "complaint", "response"
+};
 
 /* Keys that carry text for readers only and are accepted wherever they appear. */
 static const char *const prose_keys[] = {
@@ -97,6 +101,8 @@ static void	 parse_feature(struct loader *, struct table *, struct feature_decl 
 static void	 parse_minors(struct loader *, struct table *, json_t *);
 static void	 parse_exceptions(struct loader *, struct table *, json_t *);
 static void	 parse_retention(struct loader *, struct table *, json_t *);
+static void	 parse_rights(struct loader *, struct table *, json_t *);
+static int	 name_index(const char *, const char *const *, int);
 static void	 link_tables(struct loader *);
 static void	 check_purpose_refs(struct loader *, struct table *);
 static void	 resolve_cites(struct loader *);
@@ -963,6 +969,42 @@ parse_retention(struct loader *l, struct table *t, json_t *doc)
 	path_pop(l, old);
 }
 
+/*
+ * "rights": {"access": {"cite": [..]}, .., "response": {"days": 15, "cite": [..]}}: which
+ * rights the policy grants the data subject, each where the text says so. "days" (response
+ * only): how long the policy gives itself to answer a request.
+ */
+static void
+parse_rights(struct loader *l, struct table *t, json_t *doc)
+{
+	static const char *const keys[] = { "cite", "days", NULL };
+	json_t *o = get_object(l, doc, "rights", false), *v, *days;
+	const char *k;
+
+	if (o == NULL)
+		return;
+	json_object_foreach(o, k, v) {
+		int r = name_index(k, right_names, RIGHT_COUNT);
+		size_t old = path_push(l, ".rights.%s", k);
+
+		if (r < 0)
+			fail(l, "unknown right %s", k);
+		else if (!json_is_object(v))
+			fail(l, "a right must be an object");
+		else {
+			check_keys(l, v, keys);
+			parse_cites(l, v, &t->rights[r], true);
+			days = json_object_get(v, "days");
+			if (days != NULL && (r != RIGHT_RESPONSE || !json_is_integer(days) ||
+			    json_integer_value(days) < 1 || json_integer_value(days) > 365))
+				fail(l, "\"days\" is the response's, a whole number from 1 to 365");
+			else if (days != NULL)
+				t->response_days = (int)json_integer_value(days);
+		}
+		path_pop(l, old);
+	}
+}
+
 /* Parse the sections, checking each range; kept in the document for resolve_cites. */
 static void
 check_sections(struct loader *l, json_t *doc)
@@ -993,7 +1035,7 @@ load_table(struct loader *l, const char *path)
 	static const char *const keys[] = { "format", "product", "version", "effective",
 		"language", "governing", "inherits", "seed", "sections", "purposes", "fields",
 		"never_collect", "features", "adopts", "minors", "exceptions", "retention",
-		"umbrella_fills", NULL };
+		"rights", "umbrella_fills", NULL };
 	struct registry *r = &l->set->reg;
 	struct table *t;
 	json_error_t jerr;
@@ -1060,6 +1102,7 @@ load_table(struct loader *l, const char *path)
 	parse_minors(l, t, doc);
 	parse_exceptions(l, t, doc);
 	parse_retention(l, t, doc);
+	parse_rights(l, t, doc);
 	{
 		struct cites c;
 		json_t *fills = get_array(l, doc, "umbrella_fills", false), *v;
@@ -1401,6 +1444,27 @@ policy_table(const struct policy_set *s, int product, const char *version)
 	return NULL;
 }
 
+json_t *
+cites_json(const struct cites *c)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; c != NULL && i < c->n; i++) {
+		const struct cite *ct = &c->v[i];
+		json_t *o = json_pack("{s:s,s:s}", "seed", ct->seed, "section", ct->section);
+
+		if (ct->section_title)
+			json_object_set_new(o, "title", json_string(ct->section_title));
+		if (ct->first_line > 0)
+			json_object_set_new(o, "lines", json_pack("[i,i]", ct->first_line,
+			    ct->last_line));
+		if (ct->quote)
+			json_object_set_new(o, "quote", json_string(ct->quote));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 bool
 idlist_has(const struct idlist *l, int id)
 {
@@ -1440,6 +1504,12 @@ const char *
 region_name(enum region r)
 {
 	return (unsigned)r < REGION_COUNT ? region_names[r] : "none";
+}
+
+const char *
+right_name(enum right r)
+{
+	return (unsigned)r < RIGHT_COUNT ? right_names[r] : "none";
 }
 
 const char *

@@ -33,6 +33,12 @@ enum region {
 
 enum age_band { AGE_ADULT, AGE_MINOR, AGE_CHILD, AGE_BAND_COUNT };
 
+/* The data subject's rights a policy grants, and how requests are answered (response). */
+enum right {
+	RIGHT_ACCESS, RIGHT_COPY, RIGHT_CORRECTION, RIGHT_DELETION, RIGHT_WITHDRAWAL,
+	RIGHT_CANCELLATION, RIGHT_PORTABILITY, RIGHT_EXPLANATION, RIGHT_OBJECTION,
+	RIGHT_RESTRICTION, RIGHT_COMPLAINT, RIGHT_RESPONSE, RIGHT_COUNT
+};
 enum need { NEED_REQUIRED, NEED_OPTIONAL, NEED_CONDITIONAL };
 
 enum purpose_kind { PURPOSE_PLAIN, PURPOSE_MARKETING, PURPOSE_PERSONALISATION, PURPOSE_PROFILING,
@@ -150,6 +156,8 @@ struct table {
 	bool			*exception;	/* by registry exception index */
 	struct cites		 exceptions_cite;
 	int			 retention_years;	/* after cancel; 0: as long as the purpose */
+	struct cites		 rights[RIGHT_COUNT];	/* n == 0: the policy does not say */
+	int			 response_days;		/* to answer a request; 0: not stated */
 	const struct table	*umbrella;
 };
 
@@ -196,6 +204,9 @@ const struct table	*policy_table(const struct policy_set *, int product, const c
 
 const char		*basis_name(enum basis);
 const char		*region_name(enum region);
+const char		*right_name(enum right);
+/* The citations as the protocol shows them: seed, section, title, lines, quote. */
+json_t			*cites_json(const struct cites *);
 bool			 idlist_has(const struct idlist *, int id);
 /* The feature's declaration of field (permission), or NULL. */
 const struct field_decl	*feature_field(const struct feature_decl *, int field);

@@ -385,6 +385,10 @@ test_valid_fixture_loads(void **state)
 	assert_non_null(strstr(pay->file, "/" PAY));
 	assert_int_equal(pay->retention_years, 5);
 	assert_int_equal(umb->retention_years, 0);
+	assert_int_equal(pay->rights[RIGHT_ACCESS].n, 1);
+	assert_string_equal(pay->rights[RIGHT_ACCESS].v[0].section_title, "您的权利");
+	assert_int_equal(pay->rights[RIGHT_DELETION].n, 0);
+	assert_int_equal(pay->response_days, 15);
 
 	/* A core feature: basis, purposes, fields with their needs and bases. */
 	rn = pay->feature[registry_find(r, ID_FEATURE, "pay.real_name_account")];
@@ -636,6 +640,47 @@ test_wrong_type_purposes_list(void **state)
 	mutate_set(f, PAY, "features/pay.payment/purposes", json_string("payment_processing"));
 	load_fails(f, &errs);
 	EXPECT(PAY, ".features.pay.payment", "\"purposes\" must be an array");
+	policy_errors_free(&errs);
+}
+
+static void
+test_unknown_right(void **state)
+{
+	struct fx *f = *state;
+	struct policy_errors errs;
+
+	mutate_set(f, PAY, "rights/forgetting", json_pack("{s:o}", "cite", pay_cite()));
+	load_fails(f, &errs);
+	EXPECT(PAY, ".rights.forgetting", "unknown right forgetting");
+	policy_errors_free(&errs);
+}
+
+static void
+test_right_needs_a_citation(void **state)
+{
+	struct fx *f = *state;
+	struct policy_errors errs;
+
+	mutate_set(f, PAY, "rights/deletion", json_object());
+	load_fails(f, &errs);
+	EXPECT(PAY, ".rights.deletion", "missing key \"cite\"");
+	policy_errors_free(&errs);
+}
+
+static void
+test_days_only_for_the_response(void **state)
+{
+	struct fx *f = *state;
+	struct policy_errors errs;
+
+	mutate_set(f, PAY, "rights/deletion", json_pack("{s:o,s:i}", "cite", pay_cite(), "days",
+	    30));
+	mutate_set(f, PAY, "rights/response/days", json_integer(0));
+	load_fails(f, &errs);
+	EXPECT(PAY, ".rights.deletion",
+	    "\"days\" is the response's, a whole number from 1 to 365");
+	EXPECT(PAY, ".rights.response",
+	    "\"days\" is the response's, a whole number from 1 to 365");
 	policy_errors_free(&errs);
 }
 
@@ -1555,6 +1600,9 @@ main(void)
 		FX(test_table_not_an_object),
 		FX(test_wrong_type_feature_kind),
 		FX(test_wrong_type_purposes_list),
+		FX(test_unknown_right),
+		FX(test_right_needs_a_citation),
+		FX(test_days_only_for_the_response),
 		FX(test_wrong_type_format),
 		FX(test_wrong_type_switchable),
 		FX(test_unknown_key_in_feature),
