@@ -11,19 +11,6 @@ EXPECTED = json.load(open(os.path.join(HERE, "expected", "mistore-diff-2021-2025
 LISTS = ["fields_added", "fields_removed", "permissions_added", "permissions_removed",
          "purposes_added", "purposes_removed"]
 
-# Where the tables and the texts still disagree: each is a finding about the tables, kept
-# visible here until the table is corrected (strict: a fix makes the test say so).
-TABLE_GAPS = {
-    "mistore.after_sales_service": "003 line 40 (2025 §3.1.1 (5)): after-sales details are also "
-                                   "used for satisfaction surveys and to improve the service; "
-                                   "the 2025 table declares neither purpose for the feature",
-    "mistore.auto_collected": "003 line 51 (2025 §3.1.2): ratings of customer service are still "
-                              "collected; the 2025 table dropped the customer_service purpose",
-    "mistore.data_combination_profiling": "the 2025 table dropped service_provision, which the "
-                                          "2025 text (§5) still names for combined data",
-}
-
-
 def diff(daemon, **kw):
     r = daemon.call({"op": "policy", "product": "mistore", "version": "2025-05-20",
                      "diff_from": "2021-07-22", **kw})
@@ -47,14 +34,7 @@ def test_no_unexpected_feature_changes(daemon):
     assert sorted(d["changed"]) == sorted(EXPECTED["changed"])
 
 
-def cases():
-    for feature in sorted(EXPECTED["changed"]):
-        marks = [pytest.mark.xfail(reason=TABLE_GAPS[feature], strict=True)] \
-            if feature in TABLE_GAPS else []
-        yield pytest.param(feature, id=feature, marks=marks)
-
-
-@pytest.mark.parametrize("feature", cases())
+@pytest.mark.parametrize("feature", sorted(EXPECTED["changed"]))
 def test_feature_changes_as_the_texts_say(daemon, feature):
     got = diff(daemon)["diff"]["changed"].get(feature)
     want = EXPECTED["changed"][feature]
