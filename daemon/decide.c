@@ -318,6 +318,15 @@ verdict_set(struct verdict *v, enum outcome o, const char *reason, const char *s
 	va_end(ap);
 }
 
+/* For a reconsent_required verdict, the policy's own words on asking again; else none. */
+static const struct cites *
+reconsent_cites(const struct target *t, const struct verdict *v)
+{
+	if (v->reason == NULL || strcmp(v->reason, "reconsent_required") != 0)
+		return NULL;
+	return policy_reconsent(t->table);
+}
+
 /* Whether a consent given under version still covers the item, as re-consent reads it. */
 static bool
 widened_since(const struct target *t, const char *version, int purpose)
@@ -380,7 +389,7 @@ judge_scope(const struct decide_request *req, const struct target *t,
 		v->separate = separate;
 		break;
 	}
-	trace(d, "consent", outcome_name(v->outcome), NULL, "%s", v->detail);
+	trace(d, "consent", outcome_name(v->outcome), reconsent_cites(t, v), "%s", v->detail);
 	return false;
 }
 
@@ -451,7 +460,7 @@ rule_policy(const struct decide_request *req, const struct target *t,
 		    "the policy; ask again no sooner than 48 hours later");
 		v->retry_after = e->at + DECIDE_REFUSAL_WINDOW_SECONDS;
 	}
-	trace(d, "policy", outcome_name(v->outcome), NULL, "%s", v->detail);
+	trace(d, "policy", outcome_name(v->outcome), reconsent_cites(t, v), "%s", v->detail);
 	return true;
 }
 

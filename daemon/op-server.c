@@ -197,6 +197,7 @@ table_json(const struct policy_set *s, const struct table *t)
 	json_object_set_new(o, "never_collect", never);
 	json_object_set_new(o, "exceptions", exc);
 	json_object_set_new(o, "rights", rights_json(t));
+	json_object_set_new(o, "reconsent", cites_json(policy_reconsent(t)));
 	return o;
 }
 

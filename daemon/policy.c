@@ -102,6 +102,7 @@ static void	 parse_minors(struct loader *, struct table *, json_t *);
 static void	 parse_exceptions(struct loader *, struct table *, json_t *);
 static void	 parse_retention(struct loader *, struct table *, json_t *);
 static void	 parse_rights(struct loader *, struct table *, json_t *);
+static void	 parse_reconsent(struct loader *, struct table *, json_t *);
 static int	 name_index(const char *, const char *const *, int);
 static void	 link_tables(struct loader *);
 static void	 check_purpose_refs(struct loader *, struct table *);
@@ -1005,6 +1006,27 @@ parse_rights(struct loader *l, struct table *t, json_t *doc)
 	}
 }
 
+/*
+ * "reconsent": {"cite": [..]}: where the policy says it asks for consent again before using
+ * data for a new or changed purpose, or for any purpose it does not list. consentd applies
+ * that rule to every product (reconsent_required, not_declared); these are the clauses explain
+ * shows for it.
+ */
+static void
+parse_reconsent(struct loader *l, struct table *t, json_t *doc)
+{
+	static const char *const keys[] = { "cite", NULL };
+	json_t *o = get_object(l, doc, "reconsent", false);
+	size_t old;
+
+	if (o == NULL)
+		return;
+	old = path_push(l, ".reconsent");
+	check_keys(l, o, keys);
+	parse_cites(l, o, &t->reconsent, true);
+	path_pop(l, old);
+}
+
 /* Parse the sections, checking each range; kept in the document for resolve_cites. */
 static void
 check_sections(struct loader *l, json_t *doc)
@@ -1035,7 +1057,7 @@ load_table(struct loader *l, const char *path)
 	static const char *const keys[] = { "format", "product", "version", "effective",
 		"language", "governing", "inherits", "seed", "sections", "purposes", "fields",
 		"never_collect", "features", "adopts", "minors", "exceptions", "retention",
-		"rights", "umbrella_fills", NULL };
+		"rights", "reconsent", "umbrella_fills", NULL };
 	struct registry *r = &l->set->reg;
 	struct table *t;
 	json_error_t jerr;
@@ -1103,6 +1125,7 @@ load_table(struct loader *l, const char *path)
 	parse_exceptions(l, t, doc);
 	parse_retention(l, t, doc);
 	parse_rights(l, t, doc);
+	parse_reconsent(l, t, doc);
 	{
 		struct cites c;
 		json_t *fills = get_array(l, doc, "umbrella_fills", false), *v;
@@ -1490,6 +1513,12 @@ feature_permission(const struct feature_decl *f, int permission)
 		if (f->permissions[i].permission == permission)
 			return &f->permissions[i];
 	return NULL;
+}
+
+const struct cites *
+policy_reconsent(const struct table *t)
+{
+	return t->reconsent.n || t->umbrella == NULL ? &t->reconsent : &t->umbrella->reconsent;
 }
 
 const struct purpose_decl *

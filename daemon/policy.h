@@ -157,6 +157,7 @@ struct table {
 	struct cites		 exceptions_cite;
 	int			 retention_years;	/* after cancel; 0: as long as the purpose */
 	struct cites		 rights[RIGHT_COUNT];	/* n == 0: the policy does not say */
+	struct cites		 reconsent;	/* where it asks again for new purposes */
 	int			 response_days;		/* to answer a request; 0: not stated */
 	const struct table	*umbrella;
 };
@@ -211,6 +212,8 @@ bool			 idlist_has(const struct idlist *, int id);
 /* The feature's declaration of field (permission), or NULL. */
 const struct field_decl	*feature_field(const struct feature_decl *, int field);
 const struct permission_decl *feature_permission(const struct feature_decl *, int permission);
+/* Where the policy asks for consent again for new uses (its own clauses, or the umbrella's). */
+const struct cites	*policy_reconsent(const struct table *);
 /* The table's declaration of purpose, or the umbrella's where the table is silent; or NULL. */
 const struct purpose_decl *policy_purpose(const struct table *, int purpose);
 int			 platform_parse(const char *);

@@ -75,3 +75,22 @@ def test_bad_diff_requests(daemon, req, message):
     r = daemon.call(req)
     assert not r["ok"] and r["error"]["code"] == "bad_request", r
     assert message in r["error"]["message"], r
+
+
+def test_explain_cites_the_policys_own_words_on_asking_again(daemon, subject):
+    r = daemon.call({"op": "grant", "product": "mistore", "subject": subject, "scope": "policy",
+                     "policy_version": "2021-07-22"})
+    assert r["ok"], r
+    r = daemon.call({"op": "explain", "product": "mistore", "subject": subject,
+                     "feature": "mistore.registration_login", "field": "email"})
+    assert r["decision"] == "prompt" and r["reasons"] == ["reconsent_required"], r
+    step = next(s for s in r["trace"] if s["result"] == "prompt")
+    # Mi Store 2025 states no such clause of its own: the umbrella's fills it (001 1.2).
+    assert {(c["seed"], c["lines"][0]) for c in step["clauses"]} == {("001", 88)}, step
+
+
+def test_policy_shows_where_each_policy_asks_again(daemon):
+    mipay = daemon.call({"op": "policy", "product": "mipay"})
+    assert [(c["seed"], c["lines"]) for c in mipay["reconsent"]] == [("000", [127, 127])]
+    old = daemon.call({"op": "policy", "product": "mistore", "version": "2021-07-22"})
+    assert [(c["seed"], c["lines"]) for c in old["reconsent"]] == [("003", [376, 376])]
