@@ -24,7 +24,7 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 PROTO_SRC  = proto/proto.c
 CORE_SRC   = daemon/policy.c daemon/policy-diff.c daemon/decide.c daemon/lint.c
 DAEMON_SRC = daemon/main.c daemon/server.c daemon/cache.c daemon/client.c daemon/ops.c daemon/op-check.c \
-             daemon/op-consent.c daemon/op-server.c daemon/config.c daemon/ledger.c \
+             daemon/op-consent.c daemon/op-server.c daemon/config.c daemon/ledger.c daemon/chain.c \
              daemon/log.c $(CORE_SRC) $(PROTO_SRC)
 CTL_SRC    = daemon/ctl/consentctl.c $(PROTO_SRC)
 UNIT_SRC   = tests/unit/test_policy.c tests/unit/test_decide.c tests/unit/test_proto.c \
@@ -56,7 +56,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_SRC:%.c=$(BUILD)/%.o) $(PROTO_S
 UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # The cache is tested in front of a real ledger.
-$(BUILD)/tests/test_cache: $(BUILD)/daemon/cache.o $(BUILD)/daemon/ledger.o $(BUILD)/daemon/log.o
+$(BUILD)/tests/test_cache: $(BUILD)/daemon/cache.o $(BUILD)/daemon/ledger.o $(BUILD)/daemon/chain.o $(BUILD)/daemon/log.o
 
 deps:
 	@scripts/install-deps

@@ -32,13 +32,12 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "chain.h"
 #include "ledger.h"
 #include "log.h"
 
-#define HASH_HEX_BYTES	65
 #define LEDGER_CHECKPOINT_PAGES	1000	/* sqlite's default for its automatic checkpoint */
 
 struct ledger {
@@ -58,14 +57,11 @@ struct ledger {
 	size_t			 pending;		/* loop thread only */
 	/* Writer thread only. */
 	int64_t			 last_seq;
-	char			 last_hash[HASH_HEX_BYTES];
+	char			 last_hash[CHAIN_HASH_BYTES];
 	sqlite3_stmt		*begin, *commit;
 	sqlite3_stmt		*ins_record, *up_consent, *up_subject, *cancel_scopes;
 	int			 wal_pages;		/* in the WAL after the last commit */
-	EVP_MD			*sha256_md;
-	EVP_MD_CTX		*sha256;
-	char			*canon;			/* the canonical form being hashed */
-	size_t			 canon_size;
+	struct chain_hasher	*hasher;
 	/* Under mu. */
 	int64_t			 commits, batched, committed_seq;
 	char			 path[PATH_MAX];
@@ -138,169 +134,19 @@ make_dir(const char *dir, char *err, size_t len)
 	return 0;
 }
 
-/* SHA-256 of data as lowercase hex, with the digest context the writer keeps. */
-static int
-sha256_hex(EVP_MD_CTX *ctx, const EVP_MD *md, const char *data, size_t len,
-    char out[HASH_HEX_BYTES])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	if (EVP_DigestInit_ex2(ctx, md, NULL) != 1 || EVP_DigestUpdate(ctx, data, len) != 1 ||
-	    EVP_DigestFinal_ex(ctx, digest, &n) != 1 || n != 32)
-		return -1;
-	for (unsigned i = 0; i < n; i++) {
-		out[2 * i] = hex[digest[i] >> 4];
-		out[2 * i + 1] = hex[digest[i] & 15];
-	}
-	out[64] = '\0';
-	return 0;
-}
-
-static json_t *
-str_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-/*
- * The canonical form built by jansson: the reference for the fast path below, and what a
- * record holding a control character (none can arrive through the protocol) is hashed from.
- */
-static char *
-canonical_jansson(const struct ledger_write *w, const char *state, const char *prev)
-{
-	json_t *o = json_object();
-	char *text;
-
-	json_object_set_new(o, "seq", json_integer(w->seq));
-	json_object_set_new(o, "at", json_integer(w->at));
-	json_object_set_new(o, "op", json_string(op_names[w->op]));
-	json_object_set_new(o, "product", str_or_null(w->product));
-	json_object_set_new(o, "subject", str_or_null(w->subject));
-	json_object_set_new(o, "scope", str_or_null(w->scope));
-	json_object_set_new(o, "state", str_or_null(state));
-	json_object_set_new(o, "policy_version", str_or_null(w->policy_version));
-	json_object_set_new(o, "source", str_or_null(w->source));
-	json_object_set_new(o, "guardian", str_or_null(w->guardian));
-	json_object_set_new(o, "attrs", str_or_null(w->attrs));
-	json_object_set_new(o, "peer_uid", json_integer(w->peer_uid));
-	json_object_set_new(o, "prev", json_string(prev));
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return text;
-}
-
-/* Where canonical_fast writes next; canonical_bound sized the buffer. */
-struct canon {
-	char	*p;
-};
-
-static void
-canon_raw(struct canon *c, const char *s)
-{
-	size_t n = strlen(s);
-
-	memcpy(c->p, s, n);
-	c->p += n;
-}
-
-static bool
-canon_str(struct canon *c, const char *key, const char *s)
-{
-	canon_raw(c, key);
-	if (s == NULL) {
-		canon_raw(c, "null");
-		return true;
-	}
-	*c->p++ = '"';
-	for (; *s; s++) {
-		if ((unsigned char)*s < 0x20)
-			return false;
-		if (*s == '"' || *s == '\\')
-			*c->p++ = '\\';
-		*c->p++ = *s;
-	}
-	*c->p++ = '"';
-	return true;
-}
-
-static void
-canon_int(struct canon *c, const char *key, long long v)
-{
-	canon_raw(c, key);
-	c->p += sprintf(c->p, "%lld", v);
-}
-
-/* The most canonical_fast writes for w: every string byte escaped, plus keys and numbers. */
-static size_t
-canonical_bound(const struct ledger_write *w)
-{
-	const char *s[] = { w->product, w->subject, w->scope, w->policy_version, w->source,
-	    w->guardian, w->attrs };
-	size_t n = 512;
-
-	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
-		n += s[i] ? 2 * strlen(s[i]) : 0;
-	return n;
-}
-
-/*
- * The canonical form written straight into buf, without building a JSON tree per record.
- * For strings without control characters (valid UTF-8, as everything read through jansson
- * is) jansson's compact output is the bytes as they are with '"' and '\' escaped, which is
- * what this writes. Returns the length, or 0 when a string holds a control character and
- * the record must go through canonical_jansson.
- */
-static size_t
-canonical_fast(const struct ledger_write *w, const char *state, const char *prev, char *buf)
-{
-	struct canon c = { buf };
-	bool ok;
-
-	canon_int(&c, "{\"seq\":", w->seq);
-	canon_int(&c, ",\"at\":", w->at);
-	ok = canon_str(&c, ",\"op\":", op_names[w->op]) &&
-	    canon_str(&c, ",\"product\":", w->product) &&
-	    canon_str(&c, ",\"subject\":", w->subject) &&
-	    canon_str(&c, ",\"scope\":", w->scope) &&
-	    canon_str(&c, ",\"state\":", state) &&
-	    canon_str(&c, ",\"policy_version\":", w->policy_version) &&
-	    canon_str(&c, ",\"source\":", w->source) &&
-	    canon_str(&c, ",\"guardian\":", w->guardian) &&
-	    canon_str(&c, ",\"attrs\":", w->attrs);
-	if (!ok)
-		return 0;
-	canon_int(&c, ",\"peer_uid\":", w->peer_uid);
-	canon_str(&c, ",\"prev\":", prev);
-	*c.p++ = '}';
-	*c.p = '\0';
-	return (size_t)(c.p - buf);
-}
-
-/* The hash of w as record seq chained to prev (writer thread); see the head comment. */
+/* The hash of w as record seq chained to prev (writer thread). */
 static int
 record_hash(struct ledger *l, const struct ledger_write *w, const char *state,
-    const char *prev, char out[HASH_HEX_BYTES])
+    const char *prev, char out[CHAIN_HASH_BYTES])
 {
-	size_t need = canonical_bound(w), len;
-	char *text;
-	int rc;
+	struct chain_record r = {
+		.seq = w->seq, .at = w->at, .peer_uid = w->peer_uid, .op = op_names[w->op],
+		.product = w->product, .subject = w->subject, .scope = w->scope, .state = state,
+		.policy_version = w->policy_version, .source = w->source, .guardian = w->guardian,
+		.attrs = w->attrs,
+	};
 
-	if (need > l->canon_size) {
-		if ((text = realloc(l->canon, need)) == NULL)
-			return -1;
-		l->canon = text;
-		l->canon_size = need;
-	}
-	if ((len = canonical_fast(w, state, prev, l->canon)) > 0)
-		return sha256_hex(l->sha256, l->sha256_md, l->canon, len, out);
-	if ((text = canonical_jansson(w, state, prev)) == NULL)
-		return -1;
-	rc = sha256_hex(l->sha256, l->sha256_md, text, strlen(text), out);
-	free(text);
-	return rc;
+	return chain_hash(l->hasher, &r, prev, out);
 }
 
 static void
@@ -327,7 +173,7 @@ static int
 append_one(struct ledger *l, struct ledger_write *w)
 {
 	const char *state = op_states[w->op];
-	char hash[HASH_HEX_BYTES];
+	char hash[CHAIN_HASH_BYTES];
 	sqlite3_stmt *st = l->ins_record;
 
 	w->seq = l->last_seq + 1;
@@ -399,7 +245,7 @@ commit_group(struct ledger *l, struct ledger_write *group)
 {
 	char err[160] = "";
 	int64_t seq0 = l->last_seq, now = time(NULL);
-	char hash0[HASH_HEX_BYTES];
+	char hash0[CHAIN_HASH_BYTES];
 	struct ledger_write *w;
 	int rc = step_done(l->begin);
 
@@ -662,9 +508,7 @@ ledger_free(struct ledger *l)
 	sqlite3_finalize(l->read_guardian);
 	sqlite3_close(l->rdb);
 	sqlite3_close(l->wdb);
-	EVP_MD_CTX_free(l->sha256);
-	EVP_MD_free(l->sha256_md);
-	free(l->canon);
+	chain_hasher_free(l->hasher);
 	for (int i = 0; i < 2; i++)
 		if (l->notify[i] != -1)
 			close(l->notify[i]);
@@ -705,9 +549,7 @@ ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *a
 	}
 	if (open_db(l, err, len) == -1)
 		goto fail;
-	/* Fetched once: an implicit fetch per record costs more than the digest itself. */
-	if ((l->sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
-	    (l->sha256 = EVP_MD_CTX_new()) == NULL) {
+	if ((l->hasher = chain_hasher_new()) == NULL) {
 		snprintf(err, len, "cannot set up SHA-256");
 		goto fail;
 	}
