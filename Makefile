@@ -28,7 +28,7 @@ DAEMON_SRC = daemon/main.c daemon/server.c daemon/cache.c daemon/client.c daemon
              daemon/log.c $(CORE_SRC) $(PROTO_SRC)
 CTL_SRC    = daemon/ctl/consentctl.c $(PROTO_SRC)
 UNIT_SRC   = tests/unit/test_policy.c tests/unit/test_decide.c tests/unit/test_proto.c \
-             tests/unit/test_cache.c
+             tests/unit/test_cache.c tests/unit/test_chain.c
 
 HEADERS    = $(wildcard daemon/*.h proto/*.h tests/unit/*.h)
 
@@ -57,6 +57,7 @@ UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # The cache is tested in front of a real ledger.
 $(BUILD)/tests/test_cache: $(BUILD)/daemon/cache.o $(BUILD)/daemon/ledger.o $(BUILD)/daemon/chain.o $(BUILD)/daemon/log.o
+$(BUILD)/tests/test_chain: $(BUILD)/daemon/chain.o
 
 deps:
 	@scripts/install-deps

@@ -17,7 +17,7 @@
 #include "chain.h"
 
 #define HEAD_FORMAT	"consentd chain head\nseq %020" PRId64 "\nhash %s\n"
-#define HEAD_BYTES	116	/* what HEAD_FORMAT prints */
+#define HEAD_BYTES	115	/* what HEAD_FORMAT prints */
 
 struct chain_hasher {
 	EVP_MD		*md;
@@ -248,6 +248,8 @@ chain_head_read(const char *path, struct chain_head *h, char *err, size_t len)
 	if (n == -1)
 		return snprintf(err, len, "cannot read %s: %s", path, strerror(errno)), -1;
 	buf[n] = '\0';
+	if (n == 0)
+		return 0;	/* created, never written: a crash at the first start */
 	if (n != HEAD_BYTES || sscanf(buf, "consentd chain head\nseq %" SCNd64 "\nhash %65s",
 	    &seq, hash) != 2 || seq < 0 || !is_hash(hash))
 		return snprintf(err, len, "%s is not a chain head file", path), -1;

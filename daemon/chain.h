@@ -43,8 +43,8 @@ struct chain_head {
 /* The head of an empty ledger. */
 void	 chain_head_empty(struct chain_head *);
 /*
- * Read the head file at path. Returns 1 with *h set, 0 when there is no such file, -1 with err
- * when it cannot be read or is not a head file.
+ * Read the head file at path. Returns 1 with *h set, 0 when there is no such file (or it is
+ * empty), -1 with err when it cannot be read or is not a head file.
  */
 int	 chain_head_read(const char *path, struct chain_head *h, char *err, size_t len);
 /* Overwrite the head file open as fd with h and fdatasync it. -1 with errno on failure. */

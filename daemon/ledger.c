@@ -9,15 +9,17 @@
  *   subjects(subject, product, age_band, region, holds, seq)
  *                                                  attributes; product '' holds the defaults
  *
- * The chain: hash = hex(SHA-256(canonical)), where canonical is the record as compact JSON with
- * the keys in the order seq, at, op, product, subject, scope, state, policy_version, source,
- * guardian, attrs, peer_uid, prev (absent values as null, prev the previous hash, 64 zeros for
- * the first record). A record and its derived state are written in one transaction, and a
- * group's callbacks run only after COMMIT returned under synchronous=FULL. The writer
- * checkpoints the WAL itself, between groups (checkpoint_if_due).
+ * Each record is chained to the one before (chain.h). A record and its derived state are
+ * written in one transaction, and a group's callbacks run only after COMMIT returned under
+ * synchronous=FULL. The writer checkpoints the WAL itself, between groups (checkpoint_if_due),
+ * and writes the chain head file after a commit when nothing more is queued, and at least every
+ * HEAD_WRITE_MS while writes keep coming: an fsync of its own after every group would halve
+ * what many writers get through. The database may therefore be ahead of the head file after a
+ * crash, never behind it: start-up accepts the first and refuses the second.
  *
- * Threads: the writer thread owns the write connection and the chain head; the loop thread owns
- * the read connection. They share only the queues below, under one mutex.
+ * Threads: the writer thread owns the write connection and the chain head; the verifier thread
+ * walks the chain on a connection of its own; the loop thread owns the read connection. They
+ * share only the queues below, under one mutex.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -39,6 +41,8 @@
 #include "log.h"
 
 #define LEDGER_CHECKPOINT_PAGES	1000	/* sqlite's default for its automatic checkpoint */
+#define HEAD_WRITE_MS		100	/* the head file's lag, at most, while writes keep coming */
+#define HEAD_LOG_MS		60000	/* the head goes to the log at most this often */
 
 struct ledger {
 	sqlite3			*wdb, *rdb;
@@ -48,10 +52,11 @@ struct ledger {
 	struct event		*notify_ev;
 	ledger_done_cb		 done_cb;
 	void			*done_arg;
-	pthread_t		 writer;
+	pthread_t		 writer, verifier;
 	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv;
+	pthread_cond_t		 cv, verify_cv;
 	struct ledger_write	*queue, **queue_tail;	/* submitted, not yet taken */
+	struct ledger_write	*verify_queue;		/* verify requests, newest first */
 	struct ledger_write	*done, **done_tail;	/* committed, not yet called back */
 	bool			 stopping;
 	size_t			 pending;		/* loop thread only */
@@ -62,6 +67,13 @@ struct ledger {
 	sqlite3_stmt		*ins_record, *up_consent, *up_subject, *cancel_scopes;
 	int			 wal_pages;		/* in the WAL after the last commit */
 	struct chain_hasher	*hasher;
+	int			 head_fd;		/* the chain head file */
+	char			 head_path[PATH_MAX + 32];
+	struct chain_head	 head;			/* as last written there */
+	uint64_t		 head_written_ms, head_logged_ms;
+	/* Verifier thread only. */
+	sqlite3			*vdb;
+	struct chain_hasher	*vhasher;
 	/* Under mu. */
 	int64_t			 commits, batched, committed_seq;
 	char			 path[PATH_MAX];
@@ -85,6 +97,7 @@ static const char schema[] =
 	" seq INTEGER NOT NULL, PRIMARY KEY (subject, product)) WITHOUT ROWID;";
 
 static void	*writer_main(void *);
+static void	*verifier_main(void *);
 static void	 notify_cb(evutil_socket_t, short, void *);
 
 static int
@@ -291,24 +304,31 @@ take_group(struct ledger *l, size_t *n)
 }
 
 /*
- * Hand a committed group to the loop thread (under mu). One byte wakes the loop; while
- * an earlier group still waits in the done list its byte is unread, so none is written.
+ * Hand finished writes to the loop thread (under mu). One byte wakes the loop; while earlier
+ * writes still wait in the done list their byte is unread, so none is written.
  */
 static void
-hand_back(struct ledger *l, struct ledger_write *group, size_t n)
+push_done(struct ledger *l, struct ledger_write *list)
 {
 	struct ledger_write *w;
 	bool wake = l->done == NULL;
 
-	l->commits++;
-	l->batched += n;
-	l->committed_seq = l->last_seq;
-	for (w = group; w->next != NULL; w = w->next)
+	for (w = list; w->next != NULL; w = w->next)
 		;
-	*l->done_tail = group;
+	*l->done_tail = list;
 	l->done_tail = &w->next;
 	if (wake && write(l->notify[1], "", 1) == -1 && errno != EAGAIN)
 		log_warn("ledger: notify");
+}
+
+/* Writer thread: a group is committed (under mu). */
+static void
+hand_back(struct ledger *l, struct ledger_write *group, size_t n)
+{
+	l->commits++;
+	l->batched += n;
+	l->committed_seq = l->last_seq;
+	push_done(l, group);
 }
 
 /* Writer thread: the WAL's size in pages after each commit (see checkpoint_if_due). */
@@ -340,6 +360,39 @@ checkpoint_if_due(struct ledger *l)
 	l->wal_pages = 0;
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Writer thread: bring the head file up to the last commit, when the writer is idle or the file
+ * is HEAD_WRITE_MS old; and the head to the log, at most every HEAD_LOG_MS and when stopping.
+ */
+static void
+write_head(struct ledger *l, bool idle, bool stopping)
+{
+	uint64_t now = now_ms();
+
+	if (stopping)
+		log_info("ledger head: seq %lld hash %s", (long long)l->last_seq, l->last_hash);
+	if (l->head.seq == l->last_seq || (!idle && now - l->head_written_ms < HEAD_WRITE_MS))
+		return;
+	l->head.seq = l->last_seq;
+	memcpy(l->head.hash, l->last_hash, CHAIN_HASH_BYTES);
+	l->head_written_ms = now;
+	if (chain_head_write(l->head_fd, &l->head) == -1)
+		log_warn("ledger: cannot write the chain head file");
+	if (!stopping && now - l->head_logged_ms >= HEAD_LOG_MS) {
+		l->head_logged_ms = now;
+		log_info("ledger head: seq %lld hash %s", (long long)l->head.seq, l->head.hash);
+	}
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -349,6 +402,7 @@ writer_main(void *arg)
 	for (;;) {
 		struct ledger_write *group;
 		size_t n;
+		bool idle;
 
 		while (l->queue == NULL && !l->stopping)
 			pthread_cond_wait(&l->cv, &l->mu);
@@ -361,9 +415,66 @@ writer_main(void *arg)
 
 		pthread_mutex_lock(&l->mu);
 		hand_back(l, group, n);
+		idle = l->queue == NULL;
 		pthread_mutex_unlock(&l->mu);
 		checkpoint_if_due(l);
+		write_head(l, idle, false);
 		pthread_mutex_lock(&l->mu);
+	}
+	pthread_mutex_unlock(&l->mu);
+	write_head(l, true, true);
+	return NULL;
+}
+
+/*
+ * Verifier thread: one walk of the chain answers every verify request queued before it. The
+ * head file is read before the walk's snapshot begins, and written only after a commit, so the
+ * snapshot holds at least what the file says; a torn read of the file (the writer rewriting it
+ * at that moment) is read again.
+ */
+static void
+verify_all(struct ledger *l, struct ledger_write *list)
+{
+	struct chain_verdict v;
+	struct chain_head file;
+	char err[200] = "";
+	int found = -1, rc = -1;
+
+	for (int tries = 0; tries < 3 && found == -1; tries++)
+		found = chain_head_read(l->head_path, &file, err, sizeof err);
+	if (found != -1)
+		rc = chain_verify(l->vdb, l->vhasher, found ? &file : NULL, &v, err, sizeof err);
+	for (struct ledger_write *w = list; w != NULL; w = w->next) {
+		if (rc == -1) {
+			w->failed = true;
+			snprintf(w->error, sizeof w->error, "the ledger could not be read: %s", err);
+		} else if ((w->verdict = malloc(sizeof v)) != NULL)
+			*w->verdict = v;
+		else {
+			w->failed = true;
+			snprintf(w->error, sizeof w->error, "out of memory");
+		}
+	}
+}
+
+static void *
+verifier_main(void *arg)
+{
+	struct ledger *l = arg;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		struct ledger_write *list;
+
+		while (l->verify_queue == NULL && !l->stopping)
+			pthread_cond_wait(&l->verify_cv, &l->mu);
+		if ((list = l->verify_queue) == NULL)
+			break;
+		l->verify_queue = NULL;
+		pthread_mutex_unlock(&l->mu);
+		verify_all(l, list);
+		pthread_mutex_lock(&l->mu);
+		push_done(l, list);
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
@@ -480,6 +591,10 @@ open_db(struct ledger *l, char *err, size_t len)
 	    NULL) != SQLITE_OK)
 		return snprintf(err, len, "cannot open %s for reading", l->path), -1;
 	sqlite3_busy_timeout(l->rdb, 1000);
+	if (sqlite3_open_v2(l->path, &l->vdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK)
+		return snprintf(err, len, "cannot open %s for verifying", l->path), -1;
+	sqlite3_busy_timeout(l->vdb, 1000);
 	if (prepare(l->rdb, "SELECT scope, state, policy_version, at, guardian FROM consent "
 	    "WHERE product=? AND subject=? LIMIT 512", &l->read_consent, err, len) == -1 ||
 	    prepare(l->rdb, "SELECT product, age_band, region, holds FROM subjects "
@@ -489,6 +604,91 @@ open_db(struct ledger *l, char *err, size_t len)
 	    &l->read_guardian, err, len) == -1)
 		return -1;
 	return 0;
+}
+
+/* The stored hash of record seq into out: 1, 0 when there is no such record, -1 on error. */
+static int
+hash_at(sqlite3 *db, int64_t seq, char out[CHAIN_HASH_BYTES])
+{
+	sqlite3_stmt *st;
+	int rc, found = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT hash FROM records WHERE seq=?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, seq);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL) {
+		snprintf(out, CHAIN_HASH_BYTES, "%s", (const char *)sqlite3_column_text(st, 0));
+		found = 1;
+	} else if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		found = -1;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/*
+ * Compare the database's tail with the head file, before serving. Behind its head, the ledger
+ * lost records; a record at the head's seq with another hash was replaced: both refuse to start,
+ * since every answer would rest on a ledger that was altered. Ahead of the head is a crash
+ * between a commit and the head's next write: accepted. Then the file is brought up to date.
+ */
+static int
+check_head(struct ledger *l, const char *dir, char *err, size_t len)
+{
+	char path[PATH_MAX + 32], hash[CHAIN_HASH_BYTES];
+	struct chain_head file;
+	int found;
+
+	snprintf(path, sizeof path, "%s/" CHAIN_HEAD_FILE, dir);
+	snprintf(l->head_path, sizeof l->head_path, "%s", path);
+	if ((found = chain_head_read(path, &file, err, len)) == -1)
+		return -1;
+	if (found == 0 && l->last_seq > 0)
+		log_warnx("ledger: %s is missing; starting it at record %lld, so a tail removed "
+		    "before now would not show", path, (long long)l->last_seq);
+	if (found == 1 && file.seq > l->last_seq)
+		return snprintf(err, len, "the ledger ends at record %lld but %s says it ends at "
+		    "%lld: records were removed (consentd --verify names the first)",
+		    (long long)l->last_seq, path, (long long)file.seq), -1;
+	if (found == 1 && file.seq > 0 && (hash_at(l->wdb, file.seq, hash) != 1 ||
+	    strcmp(hash, file.hash) != 0))
+		return snprintf(err, len, "record %lld is not the one %s recorded: the ledger "
+		    "was altered (consentd --verify names the first bad record)",
+		    (long long)file.seq, path), -1;
+	if ((l->head_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) == -1)
+		return snprintf(err, len, "cannot open %s: %s", path, strerror(errno)), -1;
+	l->head.seq = l->last_seq;
+	memcpy(l->head.hash, l->last_hash, CHAIN_HASH_BYTES);
+	if (chain_head_write(l->head_fd, &l->head) == -1)
+		return snprintf(err, len, "cannot write %s: %s", path, strerror(errno)), -1;
+	return 0;
+}
+
+int
+ledger_verify_dir(const char *dir, struct chain_verdict *v, char *err, size_t len)
+{
+	char path[PATH_MAX + 32], head[PATH_MAX + 32];
+	struct chain_hasher *h = NULL;
+	struct chain_head file;
+	sqlite3 *db = NULL;
+	int found, rc = -1;
+
+	snprintf(path, sizeof path, "%s/ledger.db", dir);
+	snprintf(head, sizeof head, "%s/" CHAIN_HEAD_FILE, dir);
+	if (access(path, F_OK) == -1)
+		return snprintf(err, len, "no ledger at %s", path), -1;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		snprintf(err, len, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) :
+		    "out of memory");
+	else if ((found = chain_head_read(head, &file, err, len)) != -1) {
+		if ((h = chain_hasher_new()) == NULL)
+			snprintf(err, len, "cannot set up SHA-256");
+		else
+			rc = chain_verify(db, h, found ? &file : NULL, v, err, len);
+	}
+	chain_hasher_free(h);
+	sqlite3_close(db);
+	return rc;
 }
 
 /* Release what ledger_open set up (the writer is not running). */
@@ -506,16 +706,21 @@ ledger_free(struct ledger *l)
 	sqlite3_finalize(l->read_consent);
 	sqlite3_finalize(l->read_subject);
 	sqlite3_finalize(l->read_guardian);
+	sqlite3_close(l->vdb);
 	sqlite3_close(l->rdb);
 	sqlite3_close(l->wdb);
 	chain_hasher_free(l->hasher);
+	chain_hasher_free(l->vhasher);
 	for (int i = 0; i < 2; i++)
 		if (l->notify[i] != -1)
 			close(l->notify[i]);
+	if (l->head_fd != -1)
+		close(l->head_fd);
 	if (l->lock_fd != -1)
 		close(l->lock_fd);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv);
+	pthread_cond_destroy(&l->verify_cv);
 	free(l);
 }
 
@@ -528,13 +733,14 @@ ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *a
 
 	if (l == NULL)
 		return snprintf(err, len, "out of memory"), NULL;
-	l->lock_fd = l->notify[0] = l->notify[1] = -1;
+	l->lock_fd = l->head_fd = l->notify[0] = l->notify[1] = -1;
 	l->queue_tail = &l->queue;
 	l->done_tail = &l->done;
 	l->done_cb = cb;
 	l->done_arg = arg;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
+	pthread_cond_init(&l->verify_cv, NULL);
 	if (make_dir(dir, err, len) == -1)
 		goto fail;
 	snprintf(lockpath, sizeof lockpath, "%s/consentd.lock", dir);
@@ -547,9 +753,10 @@ ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *a
 		snprintf(err, len, "%s is in use by another consentd", dir);
 		goto fail;
 	}
-	if (open_db(l, err, len) == -1)
+	if (open_db(l, err, len) == -1 || check_head(l, dir, err, len) == -1)
 		goto fail;
-	if ((l->hasher = chain_hasher_new()) == NULL) {
+	if ((l->hasher = chain_hasher_new()) == NULL ||
+	    (l->vhasher = chain_hasher_new()) == NULL) {
 		snprintf(err, len, "cannot set up SHA-256");
 		goto fail;
 	}
@@ -562,8 +769,17 @@ ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *a
 		snprintf(err, len, "cannot watch the ledger's notifications");
 		goto fail;
 	}
+	if (pthread_create(&l->verifier, NULL, verifier_main, l) != 0) {
+		snprintf(err, len, "cannot start the ledger verifier");
+		goto fail;
+	}
 	if (pthread_create(&l->writer, NULL, writer_main, l) != 0) {
 		snprintf(err, len, "cannot start the ledger writer");
+		pthread_mutex_lock(&l->mu);
+		l->stopping = true;
+		pthread_cond_signal(&l->verify_cv);
+		pthread_mutex_unlock(&l->mu);
+		pthread_join(l->verifier, NULL);
 		goto fail;
 	}
 	return l;
@@ -580,8 +796,10 @@ ledger_close(struct ledger *l)
 	pthread_mutex_lock(&l->mu);
 	l->stopping = true;
 	pthread_cond_signal(&l->cv);
+	pthread_cond_signal(&l->verify_cv);
 	pthread_mutex_unlock(&l->mu);
 	pthread_join(l->writer, NULL);
+	pthread_join(l->verifier, NULL);
 	deliver_done(l);
 	ledger_free(l);
 }
@@ -594,6 +812,14 @@ ledger_submit(struct ledger *l, struct ledger_write *w)
 	w->next = NULL;
 	l->pending++;
 	pthread_mutex_lock(&l->mu);
+	if (w->op == LEDGER_VERIFY) {
+		/* The order of verify requests does not matter: each gets the same walk. */
+		w->next = l->verify_queue;
+		l->verify_queue = w;
+		pthread_cond_signal(&l->verify_cv);
+		pthread_mutex_unlock(&l->mu);
+		return;
+	}
 	was_empty = l->queue == NULL;
 	*l->queue_tail = w;
 	l->queue_tail = &w->next;
@@ -621,6 +847,7 @@ ledger_write_free(struct ledger_write *w)
 	free(w->source);
 	free(w->guardian);
 	free(w->attrs);
+	free(w->verdict);
 	free(w);
 }
 

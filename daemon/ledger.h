@@ -23,9 +23,14 @@
 #define LEDGER_BATCH_MAX	1024	/* records in one commit */
 
 enum ledger_op { LEDGER_GRANT, LEDGER_WITHDRAW, LEDGER_REFUSE, LEDGER_SET_SUBJECT,
-	LEDGER_CANCEL };
+	LEDGER_CANCEL, LEDGER_VERIFY };
 
-/* One record to append. Strings are owned by the write and freed with ledger_write_free. */
+struct chain_verdict;
+
+/*
+ * One record to append, or (LEDGER_VERIFY) a walk of the whole chain, answered the same way.
+ * Strings are owned by the write and freed with ledger_write_free.
+ */
 struct ledger_write {
 	enum ledger_op		 op;
 	char			*product, *subject, *scope, *policy_version, *source, *guardian;
@@ -35,6 +40,7 @@ struct ledger_write {
 	int64_t			 seq, at;
 	bool			 failed;
 	char			 error[256];
+	struct chain_verdict	*verdict;	/* LEDGER_VERIFY: what the walk found */
 	/* The submitter's. */
 	void			*cookie;
 	struct ledger_write	*next;
@@ -52,10 +58,16 @@ struct ledger;
  */
 struct ledger	*ledger_open(const char *dir, struct event_base *, ledger_done_cb, void *arg,
 		    char *err, size_t errlen);
+/*
+ * Walk the chain of the ledger in dir without a daemon (consentd --verify): 0 with v filled,
+ * -1 with err when it cannot be read.
+ */
+int		 ledger_verify_dir(const char *dir, struct chain_verdict *v, char *err,
+		    size_t errlen);
 /* Commit what was submitted, stop the writer, close. */
 void		 ledger_close(struct ledger *);
 
-/* Queue w for the next group commit. */
+/* Queue w for the next group commit; a LEDGER_VERIFY for the verifier thread. */
 void		 ledger_submit(struct ledger *, struct ledger_write *w);
 void		 ledger_write_free(struct ledger_write *);
 

@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "consentd.h"
+#include "chain.h"
 #include "lint.h"
 #include "log.h"
 
@@ -45,7 +46,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: consentd [--foreground] [--config FILE] [--socket PATH] [--state-dir DIR]\n"
 	    "                [--policy-dir DIR] [--registry FILE] [--check-config] [--lint]\n"
-	    "                [--verbose] [--version] [--help]\n"
+	    "                [--verify] [--verbose] [--version] [--help]\n"
 	    "\n"
 	    "Decide whether an app may collect a personal-data field or use a device permission,\n"
 	    "from per-product policy tables and a consent ledger, over newline-delimited JSON on\n"
@@ -62,6 +63,8 @@ usage(FILE *f)
 	    "  --lint            print where each product's basic functions require more than\n"
 	    "                    the national list of necessary information (necessary-pi.json\n"
 	    "                    beside the registry), exit\n"
+	    "  --verify          walk the hash chain of the ledger in the state directory,\n"
+	    "                    name the first record that does not hold, exit (0: it holds)\n"
 	    "  --verbose         log debug messages\n"
 	    "  --version         print the version\n"
 	    "  --help            print this help\n"
@@ -135,8 +138,9 @@ policy_reload(json_t **problems)
 static void
 write_committed(struct ledger_write *w, void *arg)
 {
-	cache_forget(consentd->cache, w->op == LEDGER_SET_SUBJECT ? NULL : w->product,
-	    w->subject);
+	if (w->op != LEDGER_VERIFY)
+		cache_forget(consentd->cache, w->op == LEDGER_SET_SUBJECT ? NULL : w->product,
+		    w->subject);
 	client_write_done(w, arg);
 }
 
@@ -257,7 +261,7 @@ detach(void)
 
 struct options {
 	const char	*config, *socket, *state_dir, *policy_dir, *registry;
-	bool		 foreground, check, lint, verbose;
+	bool		 foreground, check, lint, verify, verbose;
 };
 
 static void
@@ -272,6 +276,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "registry",	required_argument,	NULL, 'r' },
 		{ "check-config", no_argument,		NULL, 'n' },
 		{ "lint",	no_argument,		NULL, 'L' },
+		{ "verify",	no_argument,		NULL, 'y' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ "help",	no_argument,		NULL, 'h' },
@@ -280,7 +285,7 @@ parse_options(int argc, char **argv, struct options *o)
 	int ch;
 
 	memset(o, 0, sizeof *o);
-	while ((ch = getopt_long(argc, argv, "fc:s:d:p:r:nLvVh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "fc:s:d:p:r:nLyvVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': o->foreground = true; break;
 		case 'c': o->config = optarg; break;
@@ -290,6 +295,7 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'r': o->registry = optarg; break;
 		case 'n': o->check = true; break;
 		case 'L': o->lint = true; break;
+		case 'y': o->verify = true; break;
 		case 'v': o->verbose = true; break;
 		case 'V': printf("consentd %s\n", CONSENTD_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
@@ -323,6 +329,27 @@ check_config(struct policy_set *set, struct policy_errors *errs, int config_rc)
 	    set->reg.count[ID_PERMISSION] + set->reg.count[ID_PURPOSE] +
 	    set->reg.count[ID_EXCEPTION]);
 	policy_unref(set);
+	return 0;
+}
+
+/* --verify: the chain of the ledger in dir, without serving. */
+static int
+verify(const char *dir)
+{
+	struct chain_verdict v;
+	char err[512];
+
+	if (ledger_verify_dir(dir, &v, err, sizeof err) == -1) {
+		fprintf(stderr, "consentd: %s\n", err);
+		return 1;
+	}
+	if (v.bad_seq > 0) {
+		printf("chain broken at record %lld: %s (%lld records before it hold)\n",
+		    (long long)v.bad_seq, v.why, (long long)v.records);
+		return 1;
+	}
+	printf("chain holds: %lld records, head seq %lld hash %s\n", (long long)v.records,
+	    (long long)v.head.seq, v.head.hash);
 	return 0;
 }
 
@@ -402,6 +429,16 @@ main(int argc, char **argv)
 	consentd->registry_path = registry_path(o.registry ? o.registry : cf->registry,
 	    consentd->policy_dir);
 	consentd->policy = load_policies(&errs);
+	if (o.verify) {
+		int rc = verify(o.state_dir ? o.state_dir : cf->state_dir ? cf->state_dir :
+		    DEFAULT_STATE_DIR);
+
+		if (consentd->policy == NULL)
+			policy_errors_free(&errs);
+		policy_unref(consentd->policy);
+		config_free(cf);
+		return rc;
+	}
 	if (o.lint) {
 		config_free(cf);
 		return lint(consentd->policy, &errs);

@@ -247,6 +247,8 @@ ops_write_reply(const struct ledger_write *w, json_t *id)
 
 	if (w->failed)
 		return proto_reply_error(id, PROTO_ERR_LEDGER_UNAVAILABLE, "%s", w->error);
+	if (w->op == LEDGER_VERIFY)
+		return op_verify_reply(w, id);
 	/*
 	 * Debug only: the ledger is the durable record of every change, and a line per write
 	 * costs two unbuffered writes to stderr on the loop thread, a fifth of its time per grant.

@@ -34,6 +34,8 @@ static const struct op_entry op_table[] = {
 	{ "status",	R_APP | R_READER | R_ADMIN,	false, op_status },
 	{ "stats",	R_READER | R_ADMIN,		false, op_stats },
 	{ "reload",	R_ADMIN,			false, op_reload },
+	/* Answered by the verifier thread, after the writes before it: not a write itself. */
+	{ "verify",	R_ADMIN,			false, op_verify },
 };
 #define OP_COUNT	(sizeof op_table / sizeof op_table[0])
 

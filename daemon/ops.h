@@ -32,5 +32,8 @@ enum op_result	op_refuse(struct request *, json_t **);
 enum op_result	op_status(struct request *, json_t **);
 enum op_result	op_stats(struct request *, json_t **);
 enum op_result	op_reload(struct request *, json_t **);
+enum op_result	op_verify(struct request *, json_t **);
+/* The reply to a verify, once the verifier walked the chain. */
+json_t		*op_verify_reply(const struct ledger_write *, json_t *id);
 
 #endif

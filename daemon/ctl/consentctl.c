@@ -59,6 +59,8 @@ static const struct cmd cmd_table[] = {
 	{ "decisions", "decisions", { NULL }, "subject product limit", "recent decisions" },
 	{ "stats", "stats", { NULL }, "", "the daemon's figures" },
 	{ "reload", "reload", { NULL }, "", "reload the policy tables" },
+	{ "verify", "verify", { NULL }, "",
+	  "walk the ledger's hash chain; name the first record that does not hold" },
 	{ "raw", NULL, { "json" }, "", "send one JSON request as given" },
 };
 #define CMD_COUNT	(sizeof cmd_table / sizeof cmd_table[0])
@@ -313,6 +315,15 @@ print_reply(const struct cmd *c, json_t *r)
 		print_decision(r, strcmp(c->op, "explain") == 0);
 		return strcmp(d, "allow") == 0 ? EXIT_ALLOW : strcmp(d, "prompt") == 0 ?
 		    EXIT_PROMPT : EXIT_DENY;
+	}
+	if (c->op && strcmp(c->op, "verify") == 0) {
+		json_t *h = json_object_get(r, "head");
+
+		printf("chain holds: %lld records, head seq %lld hash %s\n",
+		    (long long)json_integer_value(json_object_get(r, "records")),
+		    (long long)json_integer_value(json_object_get(h, "seq")),
+		    json_string_value(json_object_get(h, "hash")));
+		return 0;
 	}
 	if (json_object_get(r, "seq") && json_object_size(r) <= 4) {
 		printf("recorded as seq %lld at %lld\n",
