@@ -130,7 +130,7 @@ feature_json(const struct registry *reg, const struct table *t, const struct fea
 }
 
 static const char *
-right_name_product(const struct table *t)
+table_product_name(const struct table *t)
 {
 	return registry_name(&consentd->policy->reg, ID_PRODUCT, t->product);
 }
@@ -153,7 +153,7 @@ rights_json(const struct table *t)
 		if (from != t) {
 			char name[64];
 
-			snprintf(name, sizeof name, "%s@%s", right_name_product(from), from->version);
+			snprintf(name, sizeof name, "%s@%s", table_product_name(from), from->version);
 			json_object_set_new(v, "from", json_string(name));
 		}
 		json_object_set_new(o, right_name(r), v);
