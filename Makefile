@@ -24,8 +24,9 @@ SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 PROTO_SRC  = proto/proto.c
 CORE_SRC   = daemon/policy.c daemon/policy-diff.c daemon/decide.c daemon/lint.c
 DAEMON_SRC = daemon/main.c daemon/server.c daemon/cache.c daemon/client.c daemon/ops.c daemon/op-check.c \
-             daemon/op-consent.c daemon/op-server.c daemon/config.c daemon/ledger.c daemon/chain.c \
-             daemon/log.c $(CORE_SRC) $(PROTO_SRC)
+             daemon/op-consent.c daemon/op-ledger.c daemon/op-server.c daemon/config.c \
+             daemon/ledger.c daemon/ledger-read.c daemon/ledger-purge.c daemon/chain.c \
+             daemon/retention.c daemon/clock.c daemon/log.c $(CORE_SRC) $(PROTO_SRC)
 CTL_SRC    = daemon/ctl/consentctl.c $(PROTO_SRC)
 UNIT_SRC   = tests/unit/test_policy.c tests/unit/test_decide.c tests/unit/test_proto.c \
              tests/unit/test_cache.c tests/unit/test_chain.c
@@ -45,6 +46,15 @@ $(BUILD)/%.o: %.c $(HEADERS)
 $(BUILD)/consentd: $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
 
+# The same daemon with a clock the tests can move (clock.h); never installed or run in service.
+$(BUILD)/daemon/clock-test.o: daemon/clock.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKGCFLAGS) -DCONSENTD_TEST_CLOCK -c -o $@ $<
+
+$(BUILD)/consentd-testclock: $(filter-out $(BUILD)/daemon/clock.o,$(DAEMON_SRC:%.c=$(BUILD)/%.o)) \
+    $(BUILD)/daemon/clock-test.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS)
+
 $(BUILD)/consentctl: $(CTL_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(shell pkg-config --libs jansson)
 
@@ -56,7 +66,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_SRC:%.c=$(BUILD)/%.o) $(PROTO_S
 UNIT_BINS = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # The cache is tested in front of a real ledger.
-$(BUILD)/tests/test_cache: $(BUILD)/daemon/cache.o $(BUILD)/daemon/ledger.o $(BUILD)/daemon/chain.o $(BUILD)/daemon/log.o
+LEDGER_OBJS = $(addprefix $(BUILD)/daemon/,ledger.o ledger-read.o ledger-purge.o chain.o clock.o log.o)
+$(BUILD)/tests/test_cache: $(BUILD)/daemon/cache.o $(LEDGER_OBJS)
 $(BUILD)/tests/test_chain: $(BUILD)/daemon/chain.o
 
 deps:
@@ -78,9 +89,10 @@ e2e: all
 
 # The same tests against binaries built with AddressSanitizer and UBSan.
 asan:
-	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all $(UNIT_BINS:build/%=build/asan/%)
+	$(MAKE) BUILD=build/asan CFLAGS="$(SAN_FLAGS)" all build/asan/consentd-testclock \
+	    $(UNIT_BINS:build/%=build/asan/%)
 
-test: deps all $(UNIT_BINS) asan
+test: deps all $(BUILD)/consentd-testclock $(UNIT_BINS) asan
 	@CONSENTD_BUILD=$(BUILD) scripts/run-tests
 
 bench: deps all

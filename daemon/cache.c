@@ -75,12 +75,9 @@ entry_unlink(struct cache *c, struct cache_entry *e)
 void
 cache_free(struct cache *c)
 {
-	struct cache_entry *e;
-
 	if (c == NULL)
 		return;
-	while ((e = TAILQ_FIRST(&c->lru)) != NULL)
-		entry_unlink(c, e);
+	cache_clear(c);
 	free(c->buckets);
 	free(c);
 }
@@ -197,6 +194,15 @@ cache_forget(struct cache *c, const char *product, const char *subject)
 		    (product == NULL || strcmp(e->product, product) == 0))
 			entry_unlink(c, e);
 	}
+}
+
+void
+cache_clear(struct cache *c)
+{
+	struct cache_entry *e;
+
+	while ((e = TAILQ_FIRST(&c->lru)) != NULL)
+		entry_unlink(c, e);
 }
 
 void

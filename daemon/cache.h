@@ -31,6 +31,9 @@ const struct ledger_snapshot *cache_get(struct cache *, struct ledger *, const c
 /* Forget what is kept of subject: for product, or for every product when product is NULL. */
 void		 cache_forget(struct cache *, const char *product, const char *subject);
 
+/* Forget everything (a purge erased subjects). */
+void		 cache_clear(struct cache *);
+
 struct cache_stats {
 	size_t		 entries, max_entries;
 	uint64_t	 hits, misses, evictions;

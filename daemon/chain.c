@@ -216,6 +216,12 @@ chain_hash(struct chain_hasher *h, const struct chain_record *r, const char *pre
 	return rc;
 }
 
+int
+chain_digest(struct chain_hasher *h, const char *data, size_t len, char out[CHAIN_HASH_BYTES])
+{
+	return sha256_hex(h, data, len, out);
+}
+
 void
 chain_head_empty(struct chain_head *h)
 {
@@ -311,11 +317,92 @@ broken(struct chain_verdict *v, int64_t seq, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* One record against the chain so far: its place, its link, its content. */
+/*
+ * A purge record against the records that name it as their eraser (st_erased, bound to its
+ * seq): the same seqs as its ranges, and their hashes the same as its digest.
+ */
 static bool
-check_record(sqlite3_stmt *st, struct chain_hasher *h, struct chain_verdict *v)
+check_purge(sqlite3_stmt *st_erased, struct chain_hasher *h, int64_t seq, const char *attrs,
+    struct chain_verdict *v)
 {
-	int64_t want = v->head.seq + 1;
+	json_t *a = json_loads(attrs ? attrs : "", 0, NULL), *ranges = json_object_get(a,
+	    "ranges"), *range;
+	const char *digest = json_string_value(json_object_get(a, "digest"));
+	char *hashes = NULL, computed[CHAIN_HASH_BYTES];
+	size_t i, n = 0, cap = 0;
+	int64_t want = 0, last = -1, got;
+	bool ok = true;
+	int rc = SQLITE_ROW;
+
+	if (!json_is_array(ranges) || digest == NULL) {
+		json_decref(a);
+		broken(v, seq, "purge record %" PRId64 " does not say what it erased", seq);
+		return false;
+	}
+	sqlite3_bind_int64(st_erased, 1, seq);
+	json_array_foreach(ranges, i, range) {
+		int64_t from = json_integer_value(json_array_get(range, 0));
+		int64_t to = json_integer_value(json_array_get(range, 1));
+
+		for (want = from; ok && want <= to && want > last; want++) {
+			if ((rc = sqlite3_step(st_erased)) != SQLITE_ROW ||
+			    (got = sqlite3_column_int64(st_erased, 0)) != want) {
+				ok = false;
+				break;
+			}
+			if (n + 64 > cap) {
+				char *more = realloc(hashes, cap = cap ? 2 * cap : 64 * 256);
+
+				if (more == NULL) {
+					ok = false;
+					break;
+				}
+				hashes = more;
+			}
+			snprintf(computed, sizeof computed, "%s", column(st_erased, 1) ?
+			    column(st_erased, 1) : "");
+			memcpy(hashes + n, computed, 64);
+			n += 64;
+			last = want;
+		}
+		if (!ok)
+			break;
+	}
+	if (ok && (rc = sqlite3_step(st_erased)) == SQLITE_ROW) {
+		ok = false;
+		want = INT64_MAX;
+	}
+	if (!ok) {
+		got = rc == SQLITE_ROW ? sqlite3_column_int64(st_erased, 0) : INT64_MAX;
+		if (got < want)
+			broken(v, got, "record %" PRId64 " is erased, but purge record %" PRId64
+			    " does not list it", got, seq);
+		else
+			broken(v, want, "purge record %" PRId64 " lists record %" PRId64 " as "
+			    "erased, but it is not", seq, want);
+	} else if (chain_digest(h, hashes ? hashes : "", n, computed) == -1 ||
+	    strcmp(computed, digest) != 0) {
+		broken(v, seq, "the records purge record %" PRId64 " erased do not match its "
+		    "digest: their hashes were changed", seq);
+		ok = false;
+	} else
+		v->erased_checked += (int64_t)n / 64;
+	sqlite3_reset(st_erased);
+	free(hashes);
+	json_decref(a);
+	return ok;
+}
+
+/*
+ * One record against the chain so far: its place, its link, its content. An erased record's
+ * content is gone: its hash is taken as stored, and checked by its purge record's digest.
+ */
+static bool
+check_record(sqlite3_stmt *st, sqlite3_stmt *st_erased, struct chain_hasher *h,
+    struct chain_verdict *v)
+{
+	int64_t want = v->head.seq + 1, erased_by = sqlite3_column_int64(st, 14);
+	bool erased = sqlite3_column_type(st, 14) != SQLITE_NULL;
 	struct chain_record r;
 	const char *prev = column(st, 12), *hash = column(st, 13);
 	char computed[CHAIN_HASH_BYTES];
@@ -331,33 +418,72 @@ check_record(sqlite3_stmt *st, struct chain_hasher *h, struct chain_verdict *v)
 		    ": removed, reordered or replaced", want, want - 1);
 		return false;
 	}
-	if (hash == NULL || chain_hash(h, &r, prev, computed) == -1 ||
-	    strcmp(computed, hash) != 0) {
+	if (erased && (erased_by <= want || hash == NULL || strlen(hash) != 64)) {
+		broken(v, want, "record %" PRId64 " is marked erased by record %" PRId64
+		    ", which cannot have erased it", want, erased_by);
+		return false;
+	}
+	if (!erased && (hash == NULL || chain_hash(h, &r, prev, computed) == -1 ||
+	    strcmp(computed, hash) != 0)) {
 		broken(v, want, "record %" PRId64 " does not match its hash: edited", want);
 		return false;
 	}
+	if (!erased && r.op != NULL && strcmp(r.op, "purge") == 0 &&
+	    !check_purge(st_erased, h, want, r.attrs, v))
+		return false;
+	v->erased_seen += erased;
 	v->head.seq = r.seq;
 	memcpy(v->head.hash, hash, CHAIN_HASH_BYTES);
 	v->records++;
 	return true;
 }
 
+/* After the walk: an erased record whose eraser is no purge record that listed it. */
+static int
+check_erasers(sqlite3 *db, struct chain_verdict *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (v->erased_seen == v->erased_checked)
+		return 0;
+	if (sqlite3_prepare_v2(db, "SELECT min(seq), min(erased_by) FROM records r WHERE "
+	    "erased_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM records p WHERE "
+	    "p.seq = r.erased_by AND p.op = 'purge' AND p.erased_by IS NULL)", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		broken(v, sqlite3_column_int64(st, 0), "record %lld is marked erased by record "
+		    "%lld, which is no purge record", (long long)sqlite3_column_int64(st, 0),
+		    (long long)sqlite3_column_int64(st, 1));
+	else if (rc == SQLITE_ROW)
+		broken(v, v->head.seq, "%" PRId64 " records are marked erased, but the purge "
+		    "records list %" PRId64, v->erased_seen, v->erased_checked);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
 int
 chain_verify(sqlite3 *db, struct chain_hasher *h, const struct chain_head *file_head,
     struct chain_verdict *v, char *err, size_t len)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL, *st_erased = NULL;
 	bool head_seen = file_head == NULL || file_head->seq == 0;
 	int rc;
 
 	memset(v, 0, sizeof *v);
 	chain_head_empty(&v->head);
 	if (sqlite3_prepare_v2(db, "SELECT seq, at, op, product, subject, scope, state, "
-	    "policy_version, source, guardian, attrs, peer_uid, prev_hash, hash FROM records "
-	    "ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
-		return snprintf(err, len, "%s", sqlite3_errmsg(db)), -1;
+	    "policy_version, source, guardian, attrs, peer_uid, prev_hash, hash, erased_by "
+	    "FROM records ORDER BY seq", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT seq, hash FROM records WHERE erased_by=? ORDER BY seq",
+	    -1, &st_erased, NULL) != SQLITE_OK) {
+		snprintf(err, len, "%s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return -1;
+	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!check_record(st, h, v))
+		if (!check_record(st, st_erased, h, v))
 			break;
 		if (!head_seen && v->head.seq == file_head->seq) {
 			head_seen = true;
@@ -369,7 +495,9 @@ chain_verify(sqlite3 *db, struct chain_hasher *h, const struct chain_head *file_
 		}
 	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	sqlite3_finalize(st_erased);
+	if ((rc != SQLITE_ROW && rc != SQLITE_DONE) || (v->bad_seq == 0 &&
+	    check_erasers(db, v) == -1))
 		return snprintf(err, len, "%s", sqlite3_errmsg(db)), -1;
 	if (v->bad_seq == 0 && !head_seen)
 		broken(v, v->head.seq + 1, "records %" PRId64 " to %" PRId64 " are missing: the "

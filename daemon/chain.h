@@ -35,6 +35,10 @@ void			 chain_hasher_free(struct chain_hasher *);
 int			 chain_hash(struct chain_hasher *, const struct chain_record *r,
 			    const char *prev, char out[CHAIN_HASH_BYTES]);
 
+/* SHA-256 of data as hex, into out (a purge record's digest). */
+int			 chain_digest(struct chain_hasher *, const char *data, size_t len,
+			    char out[CHAIN_HASH_BYTES]);
+
 struct chain_head {
 	int64_t		 seq;				/* 0: the empty ledger */
 	char		 hash[CHAIN_HASH_BYTES];	/* 64 zeros for the empty ledger */
@@ -53,14 +57,16 @@ int	 chain_head_write(int fd, const struct chain_head *h);
 /* What verifying the chain found. */
 struct chain_verdict {
 	int64_t			 records;	/* records checked */
+	int64_t			 erased_seen;	/* of them erased by a purge */
+	int64_t			 erased_checked; /* erased records their purge records list */
 	struct chain_head	 head;		/* the last record's seq and hash */
 	int64_t			 bad_seq;	/* 0: the chain holds; else the first bad record */
 	char			 why[200];	/* what is wrong with bad_seq */
 };
 
 /*
- * Walk every record of db in seq order, recomputing each hash and link, and compare the end
- * with file_head (NULL: no head file to compare with). Returns 0 with v filled (v->bad_seq
+ * Walk every record of db in seq order, recomputing each hash (an erased record's from its
+ * purge record's digest) and link, and compare the end with file_head (NULL: no head file to compare with). Returns 0 with v filled (v->bad_seq
  * names a break), -1 with err when the database cannot be read.
  */
 int	 chain_verify(sqlite3 *db, struct chain_hasher *, const struct chain_head *file_head,

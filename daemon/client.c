@@ -15,6 +15,12 @@
  *
  * A connection whose peer has gone is unlinked at once but freed only when its last ledger
  * write has called back, since the write holds a pointer to it.
+ *
+ * A subscribed connection also gets consent_changed events, written straight to its output
+ * (they carry no id, so they need no slot). Its queue is bounded: past SUBSCRIBER_QUEUE_BYTES
+ * unsent it gets one overflow event and is closed, after SUBSCRIBER_LINGER_SECONDS at most for
+ * that last event to go out. A slow subscriber therefore costs memory bounded per connection
+ * and never holds a write or another client.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -49,6 +55,10 @@ struct client {
 	bool			 closing;	/* close once every reply is out */
 	bool			 dead;		/* gone; free when no write is in flight */
 	bool			 no_more_input;	/* stopping: answer what was read, read no more */
+	bool			 subscribed;
+	int			 sub_product;	/* events of this product only; -1: every one */
+	TAILQ_ENTRY(client)	 sub_entry;	/* in subscribers, while subscribed */
+	struct event		*linger;	/* after an overflow: the end of its grace */
 };
 
 /* What a ledger write carries back to its connection. */
@@ -67,12 +77,14 @@ static void	 close_io(struct client *);
 static void	 set_reading(struct client *, bool);
 static void	 reap_cb(evutil_socket_t, short, void *);
 static void	 bury(struct client *);
+static void	 unsubscribe(struct client *);
 
 /*
  * Connections that died, freed from the loop once the callback that killed them has returned:
  * every caller up the stack may still look at c->dead.
  */
 static TAILQ_HEAD(, client)	 graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
+static TAILQ_HEAD(, client)	 subscribers = TAILQ_HEAD_INITIALIZER(subscribers);
 static struct event		*reaper;
 
 void
@@ -119,6 +131,9 @@ close_io(struct client *c)
 		evbuffer_free(c->out);
 	c->ev_read = c->ev_write = NULL;
 	c->in = c->out = NULL;
+	if (c->linger != NULL)
+		event_free(c->linger);
+	c->linger = NULL;
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
@@ -191,6 +206,7 @@ client_kill(struct client *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	unsubscribe(c);
 	close_io(c);
 	TAILQ_REMOVE(&consentd->clients, c, entry);
 	consentd->nclients--;
@@ -507,6 +523,104 @@ client_write_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	process_input(c);
+}
+
+static void
+unsubscribe(struct client *c)
+{
+	if (!c->subscribed)
+		return;
+	TAILQ_REMOVE(&subscribers, c, sub_entry);
+	c->subscribed = false;
+}
+
+void
+client_subscribe(struct client *c, int product)
+{
+	c->sub_product = product;
+	if (!c->subscribed)
+		TAILQ_INSERT_TAIL(&subscribers, c, sub_entry);
+	c->subscribed = true;
+}
+
+static void
+linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	client_kill(arg);
+}
+
+/* The subscriber did not keep up: tell it, stop its events, and close. */
+static void
+overflow(struct client *c, int64_t seq)
+{
+	struct timeval tv = { SUBSCRIBER_LINGER_SECONDS, 0 };
+	json_t *ev = json_pack("{s:s,s:I,s:s}", "event", "overflow", "seq", (json_int_t)seq,
+	    "message", "events came faster than this connection read them; it is closed: "
+	    "subscribe again and read status for what changed");
+	size_t len;
+	char *line = proto_encode(ev, &len);
+
+	json_decref(ev);
+	unsubscribe(c);
+	if (line != NULL)
+		evbuffer_add(c->out, line, len);
+	free(line);
+	c->closing = true;
+	set_reading(c, false);
+	if ((c->linger = evtimer_new(consentd->base, linger_cb, c)) == NULL ||
+	    evtimer_add(c->linger, &tv) == -1) {
+		client_kill(c);
+		return;
+	}
+	push_output(c);
+}
+
+/* One consent_changed event to every subscriber of its product. */
+static void
+publish(const char *product, const char *subject, const char *scope, const char *state,
+    int64_t seq)
+{
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "event", "consent_changed",
+	    "product", product, "subject", subject, "scope", scope, "state", state, "seq",
+	    (json_int_t)seq);
+	struct client *c, *next;
+	size_t len;
+	char *line = proto_encode(ev, &len);
+	int p = registry_find(&consentd->policy->reg, ID_PRODUCT, product);
+
+	json_decref(ev);
+	for (c = TAILQ_FIRST(&subscribers); line != NULL && c != NULL; c = next) {
+		next = TAILQ_NEXT(c, sub_entry);
+		if ((c->sub_product >= 0 && c->sub_product != p) ||
+		    !peer_has_product(&c->peer, product))
+			continue;
+		if (evbuffer_get_length(c->out) + len > SUBSCRIBER_QUEUE_BYTES) {
+			overflow(c, seq);
+			continue;
+		}
+		evbuffer_add(c->out, line, len);
+		push_output(c);
+	}
+	free(line);
+}
+
+void
+client_publish(const struct ledger_write *w)
+{
+	static const char *const states[] = { "granted", "withdrawn", "refused" };
+	json_t *scope;
+	size_t i;
+
+	if (w->failed || w->blocked || TAILQ_EMPTY(&subscribers))
+		return;
+	if (w->op <= LEDGER_REFUSE)
+		publish(w->product, w->subject, w->scope, states[w->op], w->seq);
+	else if (w->op == LEDGER_CANCEL)
+		json_array_foreach(w->result, i, scope)
+			publish(w->product, w->subject, json_string_value(scope), "withdrawn",
+			    w->seq);
 }
 
 void

@@ -23,6 +23,8 @@
 #define CLIENT_READ_BYTES	16384		/* one read from a socket */
 #define CLIENT_WRITE_EARLY_BYTES 4096		/* write mid-batch once this much is queued */
 #define CLIENT_OUTPUT_HIGH_BYTES (4 * 1024 * 1024)	/* stop reading past this output */
+#define SUBSCRIBER_QUEUE_BYTES	(1024 * 1024)	/* unsent events before "overflow" */
+#define SUBSCRIBER_LINGER_SECONDS 5		/* for the overflow event to go out */
 #define DECISION_LOG_MAX	4096		/* decisions kept for "decisions" */
 #define ID_BYTES_MAX		128		/* subject and other ids */
 #define TEXT_BYTES_MAX		512		/* free text such as "source" */
@@ -81,6 +83,10 @@ void	 client_drain_all(void);	/* stopping: answer what was read, then close */
 bool	 clients_idle(void);
 void	 client_free_all(void);	/* at exit, after the ledger's last callbacks */
 void	 client_write_done(struct ledger_write *, void *);
+/* Send this connection consent_changed events of product (-1: every product it may see). */
+void	 client_subscribe(struct client *, int product);
+/* A committed write changed consent: tell the subscribers. */
+void	 client_publish(const struct ledger_write *);
 
 /* One request being answered. */
 struct request {

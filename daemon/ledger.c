@@ -1,12 +1,13 @@
 /*
- * ledger.c: the consent ledger (see ledger.h).
+ * ledger.c: the consent ledger (see ledger.h): opening it, the writer and the threads.
  *
  * Tables:
  *   records(seq, at, op, product, subject, scope, state, policy_version, source, guardian,
- *           attrs, peer_uid, prev_hash, hash)      append-only, seq from 1 without gaps
+ *           attrs, peer_uid, prev_hash, hash, erased_by)
+ *                                                  append-only, seq from 1 without gaps
  *   consent(product, subject, scope, state, policy_version, at, guardian, seq)
  *                                                  current state, derived from records
- *   subjects(subject, product, age_band, region, holds, seq)
+ *   subjects(subject, product, age_band, region, holds, seq, cancelled_at, cancel_seq)
  *                                                  attributes; product '' holds the defaults
  *
  * Each record is chained to the one before (chain.h). A record and its derived state are
@@ -17,9 +18,12 @@
  * what many writers get through. The database may therefore be ahead of the head file after a
  * crash, never behind it: start-up accepts the first and refuses the second.
  *
- * Threads: the writer thread owns the write connection and the chain head; the verifier thread
- * walks the chain on a connection of its own; the loop thread owns the read connection. They
- * share only the queues below, under one mutex.
+ * A purge (ledger-purge.c) is the one change to a record once written: it erases the personal
+ * content of expired records, keeping their hashes, and marks them erased_by its own record.
+ *
+ * Threads: the writer thread owns the write connection and the chain head; the reader thread
+ * answers verify, history and export on a connection of its own; the loop thread owns the read
+ * connection for check and status. They share only the queues below, under one mutex.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -27,6 +31,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,72 +41,72 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "chain.h"
-#include "ledger.h"
+#include "clock.h"
+#include "ledger-private.h"
 #include "log.h"
 
 #define LEDGER_CHECKPOINT_PAGES	1000	/* sqlite's default for its automatic checkpoint */
 #define HEAD_WRITE_MS		100	/* the head file's lag, at most, while writes keep coming */
 #define HEAD_LOG_MS		60000	/* the head goes to the log at most this often */
 
-struct ledger {
-	sqlite3			*wdb, *rdb;
-	sqlite3_stmt		*read_consent, *read_subject, *read_guardian;
-	int			 lock_fd;
-	int			 notify[2];		/* writer -> loop: a group is done */
-	struct event		*notify_ev;
-	ledger_done_cb		 done_cb;
-	void			*done_arg;
-	pthread_t		 writer, verifier;
-	pthread_mutex_t		 mu;
-	pthread_cond_t		 cv, verify_cv;
-	struct ledger_write	*queue, **queue_tail;	/* submitted, not yet taken */
-	struct ledger_write	*verify_queue;		/* verify requests, newest first */
-	struct ledger_write	*done, **done_tail;	/* committed, not yet called back */
-	bool			 stopping;
-	size_t			 pending;		/* loop thread only */
-	/* Writer thread only. */
-	int64_t			 last_seq;
-	char			 last_hash[CHAIN_HASH_BYTES];
-	sqlite3_stmt		*begin, *commit;
-	sqlite3_stmt		*ins_record, *up_consent, *up_subject, *cancel_scopes;
-	int			 wal_pages;		/* in the WAL after the last commit */
-	struct chain_hasher	*hasher;
-	int			 head_fd;		/* the chain head file */
-	char			 head_path[PATH_MAX + 32];
-	struct chain_head	 head;			/* as last written there */
-	uint64_t		 head_written_ms, head_logged_ms;
-	/* Verifier thread only. */
-	sqlite3			*vdb;
-	struct chain_hasher	*vhasher;
-	/* Under mu. */
-	int64_t			 commits, batched, committed_seq;
-	char			 path[PATH_MAX];
+static const char *const op_names[] = {
+	[LEDGER_GRANT] = "grant", [LEDGER_WITHDRAW] = "withdraw", [LEDGER_REFUSE] = "refuse",
+	[LEDGER_SET_SUBJECT] = "set_subject", [LEDGER_CANCEL] = "cancel",
+	[LEDGER_PURGE] = "purge",
+};
+static const char *const op_states[] = {
+	[LEDGER_GRANT] = "granted", [LEDGER_WITHDRAW] = "withdrawn", [LEDGER_REFUSE] = "refused",
+	[LEDGER_CANCEL] = "withdrawn",
 };
 
-static const char *const op_names[] = { "grant", "withdraw", "refuse", "set_subject", "cancel" };
-static const char *const op_states[] = { "granted", "withdrawn", "refused", NULL, "withdrawn" };
+#define RECORDS_TABLE(name) \
+	"CREATE TABLE IF NOT EXISTS " name " (" \
+	" seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, op TEXT NOT NULL, product TEXT," \
+	" subject TEXT, scope TEXT, state TEXT, policy_version TEXT, source TEXT," \
+	" guardian TEXT, attrs TEXT, peer_uid INTEGER NOT NULL, prev_hash TEXT NOT NULL," \
+	" hash TEXT NOT NULL, erased_by INTEGER);"
 
 static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS records ("
-	" seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, op TEXT NOT NULL, product TEXT,"
-	" subject TEXT NOT NULL, scope TEXT, state TEXT, policy_version TEXT, source TEXT,"
-	" guardian TEXT, attrs TEXT, peer_uid INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
-	" hash TEXT NOT NULL);"
+	RECORDS_TABLE("records")
+	"CREATE INDEX IF NOT EXISTS records_by_subject ON records (subject, seq);"
 	"CREATE TABLE IF NOT EXISTS consent ("
 	" product TEXT NOT NULL, subject TEXT NOT NULL, scope TEXT NOT NULL, state TEXT NOT NULL,"
 	" policy_version TEXT, at INTEGER NOT NULL, guardian TEXT, seq INTEGER NOT NULL,"
 	" PRIMARY KEY (product, subject, scope)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS subjects ("
 	" subject TEXT NOT NULL, product TEXT NOT NULL, age_band TEXT, region TEXT, holds TEXT,"
-	" seq INTEGER NOT NULL, PRIMARY KEY (subject, product)) WITHOUT ROWID;";
+	" seq INTEGER NOT NULL, cancelled_at INTEGER, cancel_seq INTEGER,"
+	" PRIMARY KEY (subject, product)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS subjects_cancelled ON subjects (product, cancelled_at)"
+	" WHERE cancelled_at IS NOT NULL;";
+
+/*
+ * Version 1 had no erasure (subject NOT NULL, no erased_by) and kept no cancel time: the
+ * records table is rebuilt, and each pair's last cancel not followed by a grant filled in.
+ */
+static const char migrate_v1[] =
+	"BEGIN IMMEDIATE;"
+	RECORDS_TABLE("records_v2")
+	"INSERT INTO records_v2 SELECT *, NULL FROM records;"
+	"DROP TABLE records;"
+	"ALTER TABLE records_v2 RENAME TO records;"
+	"ALTER TABLE subjects ADD COLUMN cancelled_at INTEGER;"
+	"ALTER TABLE subjects ADD COLUMN cancel_seq INTEGER;"
+	"INSERT INTO subjects (subject, product, seq, cancelled_at, cancel_seq)"
+	" SELECT c.subject, c.product, c.seq, c.at, c.seq FROM records c"
+	" WHERE c.op = 'cancel' AND NOT EXISTS (SELECT 1 FROM records g WHERE g.subject ="
+	" c.subject AND g.product = c.product AND g.seq > c.seq AND g.op IN ('grant', 'cancel'))"
+	" ON CONFLICT (subject, product) DO UPDATE SET cancelled_at = excluded.cancelled_at,"
+	" cancel_seq = excluded.cancel_seq;"
+	"PRAGMA user_version=2;"
+	"COMMIT;";
 
 static void	*writer_main(void *);
-static void	*verifier_main(void *);
+static void	*reader_main(void *);
 static void	 notify_cb(evutil_socket_t, short, void *);
 
-static int
-exec(sqlite3 *db, const char *sql, char *err, size_t len)
+int
+ledger_exec(sqlite3 *db, const char *sql, char *err, size_t len)
 {
 	char *msg = NULL;
 
@@ -112,13 +117,38 @@ exec(sqlite3 *db, const char *sql, char *err, size_t len)
 	return -1;
 }
 
-static int
-prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t len)
+int
+ledger_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t len)
 {
 	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
 		return 0;
 	snprintf(err, len, "%s", sqlite3_errmsg(db));
 	return -1;
+}
+
+void
+ledger_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int
+ledger_step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+const char *
+ledger_column(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
 }
 
 /* mkdir -p for the state directory. */
@@ -162,94 +192,173 @@ record_hash(struct ledger *l, const struct ledger_write *w, const char *state,
 	return chain_hash(l->hasher, &r, prev, out);
 }
 
-static void
-bind_text(sqlite3_stmt *st, int i, const char *s)
+/* set_subject: the attributes it sets, over what was set before. */
+static int
+derive_subject(struct ledger *l, const struct ledger_write *w)
 {
-	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
+	json_t *a = json_loads(w->attrs ? w->attrs : "{}", 0, NULL);
+	json_t *holds = json_object_get(a, "holds");
+	char *holds_text = holds ? json_dumps(holds, JSON_COMPACT) : NULL;
+	sqlite3_stmt *st = l->up_subject;
+	int rc;
+
+	ledger_bind_text(st, 1, w->subject);
+	ledger_bind_text(st, 2, w->product ? w->product : "");
+	ledger_bind_text(st, 3, json_string_value(json_object_get(a, "age_band")));
+	ledger_bind_text(st, 4, json_string_value(json_object_get(a, "region")));
+	ledger_bind_text(st, 5, holds_text);
+	sqlite3_bind_int64(st, 6, w->seq);
+	rc = ledger_step_done(st);
+	free(holds_text);
+	json_decref(a);
+	return rc;
 }
 
+/*
+ * cancel: every granted scope withdrawn (the scopes go back in w->result, for subscribers), and
+ * the retention clock started for the pair.
+ */
 static int
-step_done(sqlite3_stmt *st)
+derive_cancel(struct ledger *l, struct ledger_write *w)
 {
-	int rc = sqlite3_step(st);
+	sqlite3_stmt *st = l->granted_scopes;
+	int rc;
 
+	json_decref(w->result);
+	w->result = json_array();
+	ledger_bind_text(st, 1, w->product);
+	ledger_bind_text(st, 2, w->subject);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(w->result, json_string(ledger_column(st, 0)));
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	if (rc != SQLITE_DONE)
+		return -1;
+	st = l->cancel_scopes;
+	sqlite3_bind_int64(st, 1, w->at);
+	sqlite3_bind_int64(st, 2, w->seq);
+	ledger_bind_text(st, 3, w->product);
+	ledger_bind_text(st, 4, w->subject);
+	if (ledger_step_done(st) == -1)
+		return -1;
+	st = l->mark_cancel;
+	ledger_bind_text(st, 1, w->subject);
+	ledger_bind_text(st, 2, w->product);
+	sqlite3_bind_int64(st, 3, w->seq);
+	sqlite3_bind_int64(st, 4, w->at);
+	return ledger_step_done(st);
 }
 
-/* Append w (writer thread, inside a transaction); advances the chain head on success. */
+/* grant, withdraw, refuse: the scope's current state; a grant also reopens a cancelled pair. */
 static int
-append_one(struct ledger *l, struct ledger_write *w)
+derive_consent(struct ledger *l, const struct ledger_write *w, const char *state)
+{
+	sqlite3_stmt *st = l->up_consent;
+
+	ledger_bind_text(st, 1, w->product);
+	ledger_bind_text(st, 2, w->subject);
+	ledger_bind_text(st, 3, w->scope);
+	ledger_bind_text(st, 4, state);
+	ledger_bind_text(st, 5, w->policy_version);
+	sqlite3_bind_int64(st, 6, w->at);
+	ledger_bind_text(st, 7, w->guardian);
+	sqlite3_bind_int64(st, 8, w->seq);
+	if (ledger_step_done(st) == -1)
+		return -1;
+	if (w->op != LEDGER_GRANT)
+		return 0;
+	st = l->reopen;
+	ledger_bind_text(st, 1, w->subject);
+	ledger_bind_text(st, 2, w->product);
+	return ledger_step_done(st);
+}
+
+int
+ledger_append(struct ledger *l, struct ledger_write *w)
 {
 	const char *state = op_states[w->op];
 	char hash[CHAIN_HASH_BYTES];
 	sqlite3_stmt *st = l->ins_record;
+	int rc = 0;
 
 	w->seq = l->last_seq + 1;
 	if (record_hash(l, w, state, l->last_hash, hash) == -1)
 		return -1;
 	sqlite3_bind_int64(st, 1, w->seq);
 	sqlite3_bind_int64(st, 2, w->at);
-	bind_text(st, 3, op_names[w->op]);
-	bind_text(st, 4, w->product);
-	bind_text(st, 5, w->subject);
-	bind_text(st, 6, w->scope);
-	bind_text(st, 7, state);
-	bind_text(st, 8, w->policy_version);
-	bind_text(st, 9, w->source);
-	bind_text(st, 10, w->guardian);
-	bind_text(st, 11, w->attrs);
+	ledger_bind_text(st, 3, op_names[w->op]);
+	ledger_bind_text(st, 4, w->product);
+	ledger_bind_text(st, 5, w->subject);
+	ledger_bind_text(st, 6, w->scope);
+	ledger_bind_text(st, 7, state);
+	ledger_bind_text(st, 8, w->policy_version);
+	ledger_bind_text(st, 9, w->source);
+	ledger_bind_text(st, 10, w->guardian);
+	ledger_bind_text(st, 11, w->attrs);
 	sqlite3_bind_int64(st, 12, w->peer_uid);
-	bind_text(st, 13, l->last_hash);
-	bind_text(st, 14, hash);
-	if (step_done(st) == -1)
+	ledger_bind_text(st, 13, l->last_hash);
+	ledger_bind_text(st, 14, hash);
+	if (ledger_step_done(st) == -1)
 		return -1;
-	if (w->op == LEDGER_SET_SUBJECT) {
-		json_t *a = json_loads(w->attrs ? w->attrs : "{}", 0, NULL);
-		json_t *holds = json_object_get(a, "holds");
-		char *holds_text = holds ? json_dumps(holds, JSON_COMPACT) : NULL;
-		int rc;
-
-		st = l->up_subject;
-		bind_text(st, 1, w->subject);
-		bind_text(st, 2, w->product ? w->product : "");
-		bind_text(st, 3, json_string_value(json_object_get(a, "age_band")));
-		bind_text(st, 4, json_string_value(json_object_get(a, "region")));
-		bind_text(st, 5, holds_text);
-		sqlite3_bind_int64(st, 6, w->seq);
-		rc = step_done(st);
-		free(holds_text);
-		json_decref(a);
-		if (rc == -1)
-			return -1;
-	} else if (w->op == LEDGER_CANCEL) {
-		st = l->cancel_scopes;
-		sqlite3_bind_int64(st, 1, w->at);
-		sqlite3_bind_int64(st, 2, w->seq);
-		bind_text(st, 3, w->product);
-		bind_text(st, 4, w->subject);
-		if (step_done(st) == -1)
-			return -1;
-	} else {
-		st = l->up_consent;
-		bind_text(st, 1, w->product);
-		bind_text(st, 2, w->subject);
-		bind_text(st, 3, w->scope);
-		bind_text(st, 4, state);
-		bind_text(st, 5, w->policy_version);
-		sqlite3_bind_int64(st, 6, w->at);
-		bind_text(st, 7, w->guardian);
-		sqlite3_bind_int64(st, 8, w->seq);
-		if (step_done(st) == -1)
-			return -1;
-	}
+	if (w->op == LEDGER_SET_SUBJECT)
+		rc = derive_subject(l, w);
+	else if (w->op == LEDGER_CANCEL)
+		rc = derive_cancel(l, w);
+	else if (w->op != LEDGER_PURGE)
+		rc = derive_consent(l, w, state);
+	if (rc == -1)
+		return -1;
 	l->last_seq = w->seq;
 	memcpy(l->last_hash, hash, sizeof hash);
 	return 0;
+}
+
+/*
+ * cancel is refused while the subject holds a hold for the product (its own, or else the
+ * defaults): checked here, in the transaction, so that a set_subject just before it counts.
+ * 1: blocked (w->error says why), 0: not, -1: the database failed.
+ */
+static int
+cancel_blocked(struct ledger *l, struct ledger_write *w)
+{
+	sqlite3_stmt *st = l->read_holds;
+	json_t *holds = NULL;
+	int rc, blocked = 0;
+
+	ledger_bind_text(st, 1, w->subject);
+	ledger_bind_text(st, 2, w->product);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		holds = json_loads(ledger_column(st, 0), 0, NULL);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (json_array_size(holds) > 0) {
+		char *text = json_dumps(holds, JSON_COMPACT);
+
+		snprintf(w->error, sizeof w->error, "%s cannot be cancelled for %s while it holds "
+		    "%.80s", w->product, w->subject, text ? text : "a hold");
+		free(text);
+		blocked = 1;
+	}
+	json_decref(holds);
+	return blocked;
+}
+
+/* One write of a group, inside its transaction: 0, or -1 when the database failed. */
+static int
+commit_one(struct ledger *l, struct ledger_write *w, int64_t now)
+{
+	int rc;
+
+	w->at = now;
+	if (w->op == LEDGER_PURGE)
+		return purge_run(l, w, now);
+	if (w->op == LEDGER_CANCEL) {
+		if ((rc = cancel_blocked(l, w)) != 0) {
+			w->blocked = rc == 1;
+			return rc == 1 ? 0 : -1;
+		}
+	}
+	return ledger_append(l, w);
 }
 
 /* Commit one group (writer thread). On failure every write of the group is marked failed. */
@@ -257,21 +366,20 @@ static void
 commit_group(struct ledger *l, struct ledger_write *group)
 {
 	char err[160] = "";
-	int64_t seq0 = l->last_seq, now = time(NULL);
+	int64_t seq0 = l->last_seq, now = clock_now();
 	char hash0[CHAIN_HASH_BYTES];
 	struct ledger_write *w;
-	int rc = step_done(l->begin);
+	int rc = ledger_step_done(l->begin);
 
 	memcpy(hash0, l->last_hash, sizeof hash0);
 	for (w = group; rc == 0 && w != NULL; w = w->next) {
-		w->at = now;
-		if (append_one(l, w) == -1) {
+		if (commit_one(l, w, now) == -1) {
 			snprintf(err, sizeof err, "%s", sqlite3_errmsg(l->wdb));
 			rc = -1;
 		}
 	}
 	if (rc == 0)
-		rc = step_done(l->commit);
+		rc = ledger_step_done(l->commit);
 	if (rc == 0)
 		return;
 	if (err[0] == '\0')
@@ -282,7 +390,10 @@ commit_group(struct ledger *l, struct ledger_write *group)
 	memcpy(l->last_hash, hash0, sizeof hash0);
 	for (w = group; w != NULL; w = w->next) {
 		w->failed = true;
+		w->blocked = false;
 		w->seq = 0;
+		json_decref(w->result);
+		w->result = NULL;
 		snprintf(w->error, sizeof w->error, "the ledger could not be written: %s", err);
 	}
 }
@@ -427,10 +538,10 @@ writer_main(void *arg)
 }
 
 /*
- * Verifier thread: one walk of the chain answers every verify request queued before it. The
- * head file is read before the walk's snapshot begins, and written only after a commit, so the
- * snapshot holds at least what the file says; a torn read of the file (the writer rewriting it
- * at that moment) is read again.
+ * Reader thread: one walk of the chain answers every verify request in list. The head file is
+ * read before the walk's snapshot begins, and written only after a commit, so the snapshot
+ * holds at least what the file says; a torn read of the file (the writer rewriting it at that
+ * moment) is read again.
  */
 static void
 verify_all(struct ledger *l, struct ledger_write *list)
@@ -443,8 +554,10 @@ verify_all(struct ledger *l, struct ledger_write *list)
 	for (int tries = 0; tries < 3 && found == -1; tries++)
 		found = chain_head_read(l->head_path, &file, err, sizeof err);
 	if (found != -1)
-		rc = chain_verify(l->vdb, l->vhasher, found ? &file : NULL, &v, err, sizeof err);
+		rc = chain_verify(l->qdb, l->qhasher, found ? &file : NULL, &v, err, sizeof err);
 	for (struct ledger_write *w = list; w != NULL; w = w->next) {
+		if (w->op != LEDGER_VERIFY)
+			continue;
 		if (rc == -1) {
 			w->failed = true;
 			snprintf(w->error, sizeof w->error, "the ledger could not be read: %s", err);
@@ -457,8 +570,24 @@ verify_all(struct ledger *l, struct ledger_write *list)
 	}
 }
 
+/* Reader thread: the reads taken from the queue; verify requests share one walk. */
+static void
+read_all(struct ledger *l, struct ledger_write *list)
+{
+	bool verify = false;
+
+	for (struct ledger_write *w = list; w != NULL; w = w->next) {
+		if (w->op == LEDGER_VERIFY)
+			verify = true;
+		else
+			reader_run(l, w);
+	}
+	if (verify)
+		verify_all(l, list);
+}
+
 static void *
-verifier_main(void *arg)
+reader_main(void *arg)
 {
 	struct ledger *l = arg;
 
@@ -466,13 +595,13 @@ verifier_main(void *arg)
 	for (;;) {
 		struct ledger_write *list;
 
-		while (l->verify_queue == NULL && !l->stopping)
-			pthread_cond_wait(&l->verify_cv, &l->mu);
-		if ((list = l->verify_queue) == NULL)
+		while (l->read_queue == NULL && !l->stopping)
+			pthread_cond_wait(&l->read_cv, &l->mu);
+		if ((list = l->read_queue) == NULL)
 			break;
-		l->verify_queue = NULL;
+		l->read_queue = NULL;
 		pthread_mutex_unlock(&l->mu);
-		verify_all(l, list);
+		read_all(l, list);
 		pthread_mutex_lock(&l->mu);
 		push_done(l, list);
 	}
@@ -520,7 +649,7 @@ load_head(struct ledger *l, char *err, size_t len)
 
 	memset(l->last_hash, '0', 64);
 	l->last_hash[64] = '\0';
-	if (prepare(l->wdb, "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1", &st,
+	if (ledger_prepare(l->wdb, "SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1", &st,
 	    err, len) == -1)
 		return -1;
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -542,21 +671,14 @@ load_head(struct ledger *l, char *err, size_t len)
 	return 0;
 }
 
+/* Create the schema, or bring an older one up to LEDGER_SCHEMA_VERSION. */
 static int
-open_db(struct ledger *l, char *err, size_t len)
+set_up_schema(struct ledger *l, char *err, size_t len)
 {
 	int version = -1;
 	sqlite3_stmt *st;
 
-	if (sqlite3_open_v2(l->path, &l->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-		return snprintf(err, len, "cannot open %s: %s", l->path,
-		    l->wdb ? sqlite3_errmsg(l->wdb) : "out of memory"), -1;
-	sqlite3_busy_timeout(l->wdb, 5000);
-	if (exec(l->wdb, "PRAGMA journal_mode=WAL", err, len) == -1 ||
-	    exec(l->wdb, "PRAGMA synchronous=FULL", err, len) == -1)
-		return -1;
-	if (prepare(l->wdb, "PRAGMA user_version", &st, err, len) == -1)
+	if (ledger_prepare(l->wdb, "PRAGMA user_version", &st, err, len) == -1)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
@@ -564,46 +686,97 @@ open_db(struct ledger *l, char *err, size_t len)
 	if (version > LEDGER_SCHEMA_VERSION)
 		return snprintf(err, len, "%s has schema version %d; this consentd knows %d",
 		    l->path, version, LEDGER_SCHEMA_VERSION), -1;
-	if (exec(l->wdb, schema, err, len) == -1 ||
-	    exec(l->wdb, "PRAGMA user_version=1", err, len) == -1)
+	if (version == 1) {
+		log_info("ledger: migrating %s from schema version 1 to 2", l->path);
+		if (ledger_exec(l->wdb, migrate_v1, err, len) == -1) {
+			sqlite3_exec(l->wdb, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	if (ledger_exec(l->wdb, schema, err, len) == -1 ||
+	    ledger_exec(l->wdb, "PRAGMA user_version=2", err, len) == -1)
+		return -1;
+	return 0;
+}
+
+/* The writer's statements: appending a record and deriving the current state from it. */
+static int
+prepare_writer(struct ledger *l, char *err, size_t len)
+{
+	static const struct { size_t off; const char *sql; } stmts[] = {
+#define W(field, sql)	{ offsetof(struct ledger, field), sql }
+		W(begin, "BEGIN IMMEDIATE"),
+		W(commit, "COMMIT"),
+		W(ins_record, "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)"),
+		W(up_consent, "INSERT INTO consent VALUES (?1,?2,?3,?4,?5,?6,?7,?8) "
+		    "ON CONFLICT (product, subject, scope) DO UPDATE SET state=?4, "
+		    "policy_version=?5, at=?6, guardian=?7, seq=?8"),
+		W(up_subject, "INSERT INTO subjects (subject, product, age_band, region, holds, "
+		    "seq) VALUES (?1,?2,?3,?4,?5,?6) ON CONFLICT (subject, product) DO UPDATE SET "
+		    "age_band=coalesce(?3, age_band), region=coalesce(?4, region), "
+		    "holds=coalesce(?5, holds), seq=?6"),
+		W(cancel_scopes, "UPDATE consent SET state='withdrawn', at=?1, seq=?2 "
+		    "WHERE product=?3 AND subject=?4 AND state='granted'"),
+		W(granted_scopes, "SELECT scope FROM consent WHERE product=?1 AND subject=?2 AND "
+		    "state='granted' ORDER BY scope"),
+		W(mark_cancel, "INSERT INTO subjects (subject, product, seq, cancelled_at, "
+		    "cancel_seq) VALUES (?1,?2,?3,?4,?3) ON CONFLICT (subject, product) DO UPDATE "
+		    "SET cancelled_at=?4, cancel_seq=?3"),
+		W(reopen, "UPDATE subjects SET cancelled_at=NULL, cancel_seq=NULL "
+		    "WHERE subject=?1 AND product=?2 AND cancelled_at IS NOT NULL"),
+		/* The product's own holds, else the defaults ('' sorts last in DESC). */
+		W(read_holds, "SELECT holds FROM subjects WHERE subject=?1 AND product IN ('', ?2) "
+		    "AND holds IS NOT NULL ORDER BY product DESC LIMIT 1"),
+#undef W
+	};
+
+	for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++)
+		if (ledger_prepare(l->wdb, stmts[i].sql, (sqlite3_stmt **)((char *)l +
+		    stmts[i].off), err, len) == -1)
+			return -1;
+	return purge_prepare(l, err, len);
+}
+
+/* A read-only connection of the loop or the reader thread. */
+static int
+open_reader(struct ledger *l, sqlite3 **db, char *err, size_t len)
+{
+	if (sqlite3_open_v2(l->path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK)
+		return snprintf(err, len, "cannot open %s for reading: %s", l->path,
+		    *db ? sqlite3_errmsg(*db) : "out of memory"), -1;
+	sqlite3_busy_timeout(*db, 1000);
+	return 0;
+}
+
+static int
+open_db(struct ledger *l, char *err, size_t len)
+{
+	if (sqlite3_open_v2(l->path, &l->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		return snprintf(err, len, "cannot open %s: %s", l->path,
+		    l->wdb ? sqlite3_errmsg(l->wdb) : "out of memory"), -1;
+	sqlite3_busy_timeout(l->wdb, 5000);
+	if (ledger_exec(l->wdb, "PRAGMA journal_mode=WAL", err, len) == -1 ||
+	    ledger_exec(l->wdb, "PRAGMA synchronous=FULL", err, len) == -1 ||
+	    set_up_schema(l, err, len) == -1)
 		return -1;
 	/* Replaces sqlite's automatic checkpoint: see checkpoint_if_due. */
 	sqlite3_wal_hook(l->wdb, wal_hook, l);
-	if (prepare(l->wdb, "BEGIN IMMEDIATE", &l->begin, err, len) == -1 ||
-	    prepare(l->wdb, "COMMIT", &l->commit, err, len) == -1 ||
-	    prepare(l->wdb, "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	    &l->ins_record, err, len) == -1 ||
-	    prepare(l->wdb, "INSERT INTO consent VALUES (?1,?2,?3,?4,?5,?6,?7,?8) "
-	    "ON CONFLICT (product, subject, scope) DO UPDATE SET state=?4, policy_version=?5, "
-	    "at=?6, guardian=?7, seq=?8", &l->up_consent, err, len) == -1 ||
-	    prepare(l->wdb, "INSERT INTO subjects VALUES (?1,?2,?3,?4,?5,?6) "
-	    "ON CONFLICT (subject, product) DO UPDATE SET age_band=coalesce(?3, age_band), "
-	    "region=coalesce(?4, region), holds=coalesce(?5, holds), seq=?6",
-	    &l->up_subject, err, len) == -1 ||
-	    prepare(l->wdb, "UPDATE consent SET state='withdrawn', at=?1, seq=?2 "
-	    "WHERE product=?3 AND subject=?4 AND state='granted'", &l->cancel_scopes, err,
-	    len) == -1)
-		return -1;
-	if (load_head(l, err, len) == -1)
+	if (prepare_writer(l, err, len) == -1 || load_head(l, err, len) == -1)
 		return -1;
 	l->committed_seq = l->last_seq;
-	if (sqlite3_open_v2(l->path, &l->rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-	    NULL) != SQLITE_OK)
-		return snprintf(err, len, "cannot open %s for reading", l->path), -1;
-	sqlite3_busy_timeout(l->rdb, 1000);
-	if (sqlite3_open_v2(l->path, &l->vdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-	    NULL) != SQLITE_OK)
-		return snprintf(err, len, "cannot open %s for verifying", l->path), -1;
-	sqlite3_busy_timeout(l->vdb, 1000);
-	if (prepare(l->rdb, "SELECT scope, state, policy_version, at, guardian FROM consent "
-	    "WHERE product=? AND subject=? LIMIT 512", &l->read_consent, err, len) == -1 ||
-	    prepare(l->rdb, "SELECT product, age_band, region, holds FROM subjects "
+	if (open_reader(l, &l->rdb, err, len) == -1 || open_reader(l, &l->qdb, err, len) == -1)
+		return -1;
+	if (ledger_prepare(l->rdb, "SELECT scope, state, policy_version, at, guardian FROM "
+	    "consent WHERE product=? AND subject=? LIMIT 512", &l->read_consent, err, len) == -1 ||
+	    ledger_prepare(l->rdb, "SELECT product, age_band, region, holds FROM subjects "
 	    "WHERE subject=? AND product IN ('', ?) ORDER BY product", &l->read_subject, err,
 	    len) == -1 ||
-	    prepare(l->rdb, "SELECT age_band FROM subjects WHERE subject=? AND product=''",
+	    ledger_prepare(l->rdb, "SELECT age_band FROM subjects WHERE subject=? AND product=''",
 	    &l->read_guardian, err, len) == -1)
 		return -1;
-	return 0;
+	return reader_prepare(l, err, len);
 }
 
 /* The stored hash of record seq into out: 1, 0 when there is no such record, -1 on error. */
@@ -691,26 +864,30 @@ ledger_verify_dir(const char *dir, struct chain_verdict *v, char *err, size_t le
 	return rc;
 }
 
+/* Close db with every statement prepared on it. */
+static void
+close_db(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+
+	if (db == NULL)
+		return;
+	while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
+		sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 /* Release what ledger_open set up (the writer is not running). */
 static void
 ledger_free(struct ledger *l)
 {
 	if (l->notify_ev)
 		event_free(l->notify_ev);
-	sqlite3_finalize(l->begin);
-	sqlite3_finalize(l->commit);
-	sqlite3_finalize(l->ins_record);
-	sqlite3_finalize(l->up_consent);
-	sqlite3_finalize(l->up_subject);
-	sqlite3_finalize(l->cancel_scopes);
-	sqlite3_finalize(l->read_consent);
-	sqlite3_finalize(l->read_subject);
-	sqlite3_finalize(l->read_guardian);
-	sqlite3_close(l->vdb);
-	sqlite3_close(l->rdb);
-	sqlite3_close(l->wdb);
+	close_db(l->qdb);
+	close_db(l->rdb);
+	close_db(l->wdb);
 	chain_hasher_free(l->hasher);
-	chain_hasher_free(l->vhasher);
+	chain_hasher_free(l->qhasher);
 	for (int i = 0; i < 2; i++)
 		if (l->notify[i] != -1)
 			close(l->notify[i]);
@@ -720,7 +897,7 @@ ledger_free(struct ledger *l)
 		close(l->lock_fd);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv);
-	pthread_cond_destroy(&l->verify_cv);
+	pthread_cond_destroy(&l->read_cv);
 	free(l);
 }
 
@@ -740,7 +917,7 @@ ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *a
 	l->done_arg = arg;
 	pthread_mutex_init(&l->mu, NULL);
 	pthread_cond_init(&l->cv, NULL);
-	pthread_cond_init(&l->verify_cv, NULL);
+	pthread_cond_init(&l->read_cv, NULL);
 	if (make_dir(dir, err, len) == -1)
 		goto fail;
 	snprintf(lockpath, sizeof lockpath, "%s/consentd.lock", dir);
@@ -756,7 +933,7 @@ ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *a
 	if (open_db(l, err, len) == -1 || check_head(l, dir, err, len) == -1)
 		goto fail;
 	if ((l->hasher = chain_hasher_new()) == NULL ||
-	    (l->vhasher = chain_hasher_new()) == NULL) {
+	    (l->qhasher = chain_hasher_new()) == NULL) {
 		snprintf(err, len, "cannot set up SHA-256");
 		goto fail;
 	}
@@ -769,17 +946,17 @@ ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *a
 		snprintf(err, len, "cannot watch the ledger's notifications");
 		goto fail;
 	}
-	if (pthread_create(&l->verifier, NULL, verifier_main, l) != 0) {
-		snprintf(err, len, "cannot start the ledger verifier");
+	if (pthread_create(&l->reader, NULL, reader_main, l) != 0) {
+		snprintf(err, len, "cannot start the ledger reader");
 		goto fail;
 	}
 	if (pthread_create(&l->writer, NULL, writer_main, l) != 0) {
 		snprintf(err, len, "cannot start the ledger writer");
 		pthread_mutex_lock(&l->mu);
 		l->stopping = true;
-		pthread_cond_signal(&l->verify_cv);
+		pthread_cond_signal(&l->read_cv);
 		pthread_mutex_unlock(&l->mu);
-		pthread_join(l->verifier, NULL);
+		pthread_join(l->reader, NULL);
 		goto fail;
 	}
 	return l;
@@ -796,10 +973,10 @@ ledger_close(struct ledger *l)
 	pthread_mutex_lock(&l->mu);
 	l->stopping = true;
 	pthread_cond_signal(&l->cv);
-	pthread_cond_signal(&l->verify_cv);
+	pthread_cond_signal(&l->read_cv);
 	pthread_mutex_unlock(&l->mu);
 	pthread_join(l->writer, NULL);
-	pthread_join(l->verifier, NULL);
+	pthread_join(l->reader, NULL);
 	deliver_done(l);
 	ledger_free(l);
 }
@@ -812,11 +989,11 @@ ledger_submit(struct ledger *l, struct ledger_write *w)
 	w->next = NULL;
 	l->pending++;
 	pthread_mutex_lock(&l->mu);
-	if (w->op == LEDGER_VERIFY) {
-		/* The order of verify requests does not matter: each gets the same walk. */
-		w->next = l->verify_queue;
-		l->verify_queue = w;
-		pthread_cond_signal(&l->verify_cv);
+	if (LEDGER_OP_READS(w->op)) {
+		/* Reads go in any order: a connection waits for its own before the next. */
+		w->next = l->read_queue;
+		l->read_queue = w;
+		pthread_cond_signal(&l->read_cv);
 		pthread_mutex_unlock(&l->mu);
 		return;
 	}
@@ -847,124 +1024,15 @@ ledger_write_free(struct ledger_write *w)
 	free(w->source);
 	free(w->guardian);
 	free(w->attrs);
+	for (size_t i = 0; i < w->nproducts; i++)
+		free(w->products[i]);
+	free(w->products);
+	for (size_t i = 0; i < w->nretention; i++)
+		free(w->retention[i].product);
+	free(w->retention);
 	free(w->verdict);
+	json_decref(w->result);
 	free(w);
-}
-
-static enum consent_state
-state_parse(const char *s)
-{
-	if (s == NULL)
-		return CONSENT_NONE;
-	if (strcmp(s, "granted") == 0)
-		return CONSENT_GRANTED;
-	if (strcmp(s, "withdrawn") == 0)
-		return CONSENT_WITHDRAWN;
-	if (strcmp(s, "refused") == 0)
-		return CONSENT_REFUSED;
-	return CONSENT_NONE;
-}
-
-/* A copy of s in the snapshot's string list, freed with it. */
-static char *
-keep(struct ledger_snapshot *s, const unsigned char *text)
-{
-	size_t n = text ? strlen((const char *)text) : 0;
-	void **node;
-
-	if (text == NULL || (node = malloc(sizeof *node + n + 1)) == NULL)
-		return NULL;
-	*node = s->strings;
-	s->strings = node;
-	memcpy(node + 1, text, n + 1);
-	return (char *)(node + 1);
-}
-
-int
-ledger_snapshot(struct ledger *l, const char *product, const char *subject,
-    struct ledger_snapshot *s)
-{
-	sqlite3_stmt *st = l->read_consent;
-	size_t n = 0;
-	int rc;
-
-	memset(s, 0, sizeof *s);
-	s->state.region = REGION_NONE;
-	s->entries = calloc(LEDGER_SCOPES_MAX, sizeof *s->entries);
-	if (s->entries == NULL)
-		return -1;
-	bind_text(st, 1, product);
-	bind_text(st, 2, subject);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < LEDGER_SCOPES_MAX) {
-		struct consent_entry *e = &s->entries[n++];
-
-		e->scope = keep(s, sqlite3_column_text(st, 0));
-		e->state = state_parse((const char *)sqlite3_column_text(st, 1));
-		e->policy_version = keep(s, sqlite3_column_text(st, 2));
-		e->at = sqlite3_column_int64(st, 3);
-		e->has_guardian = sqlite3_column_type(st, 4) != SQLITE_NULL;
-		if (e->scope == NULL)
-			n--;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		goto fail;
-	st = l->read_subject;
-	bind_text(st, 1, subject);
-	bind_text(st, 2, product);
-	/* '' (defaults) sorts first, so the product's own row overrides it. */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *band = (const char *)sqlite3_column_text(st, 1);
-		const char *region = (const char *)sqlite3_column_text(st, 2);
-
-		s->known = true;
-		if (band && age_band_parse(band) >= 0)
-			s->state.age_band = age_band_parse(band);
-		if (region && region_parse(region) >= 0)
-			s->state.region = region_parse(region);
-		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-			s->holds = keep(s, sqlite3_column_text(st, 3));
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		goto fail;
-	s->known |= n > 0;
-	s->state.entries = s->entries;
-	s->state.nentries = n;
-	return 0;
-fail:
-	log_warnx("ledger: read: %s", sqlite3_errmsg(l->rdb));
-	ledger_snapshot_free(s);
-	return -1;
-}
-
-void
-ledger_snapshot_free(struct ledger_snapshot *s)
-{
-	void *node = s->strings, *next;
-
-	for (; node != NULL; node = next) {
-		next = *(void **)node;
-		free(node);
-	}
-	free(s->entries);
-	memset(s, 0, sizeof *s);
-}
-
-int
-ledger_subject_is_adult(struct ledger *l, const char *subject)
-{
-	sqlite3_stmt *st = l->read_guardian;
-	int rc, adult = 0;
-
-	bind_text(st, 1, subject);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *band = (const char *)sqlite3_column_text(st, 0);
-
-		adult = band == NULL || strcmp(band, "adult") == 0;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? adult : -1;
 }
 
 void

@@ -15,32 +15,60 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "decide.h"
 
-#define LEDGER_SCHEMA_VERSION	1
+#define LEDGER_SCHEMA_VERSION	2
 #define LEDGER_SCOPES_MAX	512	/* scopes one subject may hold per product */
 #define LEDGER_BATCH_MAX	1024	/* records in one commit */
+#define LEDGER_HISTORY_MAX	1000	/* records in one history page */
+#define LEDGER_EXPORT_MAX	100000	/* records in one export */
+#define LEDGER_PURGE_MAX	10000	/* records one purge erases; the rest wait for the next */
 
+/*
+ * What a write does. The first ones append a record in the writer's group commit; the reads
+ * from LEDGER_VERIFY on run on the reader thread, after what was submitted before them on the
+ * same connection, and answer the same way.
+ */
 enum ledger_op { LEDGER_GRANT, LEDGER_WITHDRAW, LEDGER_REFUSE, LEDGER_SET_SUBJECT,
-	LEDGER_CANCEL, LEDGER_VERIFY };
+	LEDGER_CANCEL, LEDGER_PURGE, LEDGER_VERIFY, LEDGER_HISTORY, LEDGER_EXPORT };
+
+#define LEDGER_OP_READS(op)	((op) >= LEDGER_VERIFY)
 
 struct chain_verdict;
 
+/* How long a product's records outlive the subject's cancel (purge). */
+struct ledger_retention {
+	char		*product;
+	int		 years;		/* 0: erased at the first purge after the cancel */
+};
+
 /*
- * One record to append, or (LEDGER_VERIFY) a walk of the whole chain, answered the same way.
- * Strings are owned by the write and freed with ledger_write_free.
+ * One record to append, or one read of the reader thread. Strings are owned by the write and
+ * freed with ledger_write_free.
  */
 struct ledger_write {
 	enum ledger_op		 op;
 	char			*product, *subject, *scope, *policy_version, *source, *guardian;
 	char			*attrs;		/* set_subject: JSON object of the attributes set */
 	uid_t			 peer_uid;
+	/* history: records after since, at most limit; history and export: only products. */
+	int64_t			 since;
+	int			 limit;
+	char			**products;	/* NULL: every product */
+	size_t			 nproducts;
+	/* purge */
+	struct ledger_retention	*retention;
+	size_t			 nretention;
+	bool			 dry_run;
 	/* Filled in by the ledger before the callback. */
 	int64_t			 seq, at;
-	bool			 failed;
+	bool			 failed;	/* the ledger could not be read or written */
+	bool			 blocked;	/* cancel: refused while a hold is set */
 	char			 error[256];
-	struct chain_verdict	*verdict;	/* LEDGER_VERIFY: what the walk found */
+	struct chain_verdict	*verdict;	/* verify: what the walk found */
+	json_t			*result;	/* cancel: scopes withdrawn; purge, history, export */
 	/* The submitter's. */
 	void			*cookie;
 	struct ledger_write	*next;
@@ -67,7 +95,7 @@ int		 ledger_verify_dir(const char *dir, struct chain_verdict *v, char *err,
 /* Commit what was submitted, stop the writer, close. */
 void		 ledger_close(struct ledger *);
 
-/* Queue w for the next group commit; a LEDGER_VERIFY for the verifier thread. */
+/* Queue w for the next group commit, or a read for the reader thread. */
 void		 ledger_submit(struct ledger *, struct ledger_write *w);
 void		 ledger_write_free(struct ledger_write *);
 

@@ -21,8 +21,10 @@
 
 #include "consentd.h"
 #include "chain.h"
+#include "clock.h"
 #include "lint.h"
 #include "log.h"
+#include "retention.h"
 
 #define DEFAULT_CONFIG		"/etc/consentd/consentd.conf"
 #define DEFAULT_SOCKET		"/run/consentd/consentd.sock"
@@ -134,14 +136,23 @@ policy_reload(json_t **problems)
 	return 0;
 }
 
-/* A ledger write is durable: what check keeps of its subject is stale; then answer it. */
+/*
+ * A ledger write is durable: what check keeps of its subject is stale (of every subject, after
+ * a purge); subscribers hear of it; then its connection is answered, or the daily purge.
+ */
 static void
 write_committed(struct ledger_write *w, void *arg)
 {
-	if (w->op != LEDGER_VERIFY)
+	if (w->op == LEDGER_PURGE && !w->dry_run)
+		cache_clear(consentd->cache);
+	else if (!LEDGER_OP_READS(w->op) && w->op != LEDGER_PURGE)
 		cache_forget(consentd->cache, w->op == LEDGER_SET_SUBJECT ? NULL : w->product,
 		    w->subject);
-	client_write_done(w, arg);
+	client_publish(w);
+	if (w->cookie == NULL)
+		retention_done(w);
+	else
+		client_write_done(w, arg);
 }
 
 static void
@@ -422,6 +433,7 @@ main(int argc, char **argv)
 	cf = &consentd->config;
 	cf->socket_mode = DEFAULT_SOCKET_MODE;
 	log_init(o.verbose);
+	clock_init();
 	if (o.config != NULL || access(DEFAULT_CONFIG, F_OK) == 0)
 		config_rc = config_load(cf, o.config ? o.config : DEFAULT_CONFIG);
 	consentd->policy_dir = o.policy_dir ? o.policy_dir : cf->policy_dir ? cf->policy_dir :
@@ -471,6 +483,8 @@ main(int argc, char **argv)
 	    sizeof err);
 	if (consentd->ledger == NULL)
 		fatalx("ledger: %s", err);
+	if (retention_start() == -1)
+		fatalx("cannot start the daily purge");
 	fd = open_socket(o.socket ? o.socket : cf->socket_path ? cf->socket_path :
 	    DEFAULT_SOCKET, cf->socket_mode);
 	if (server_start(fd) == -1)
@@ -492,6 +506,7 @@ main(int argc, char **argv)
 	}
 	event_base_dispatch(consentd->base);
 
+	retention_stop();
 	ledger_close(consentd->ledger);
 	client_free_all();
 	if (bound_socket != NULL) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "ops.h"
 #include "string-copy.h"
@@ -69,7 +70,7 @@ parse_check(struct request *r, struct check_args *a, json_t **reply)
 	}
 	if (req_id(r, "exception", ID_EXCEPTION, false, &dr->exception, reply) == -1)
 		return -1;
-	dr->now = time(NULL);
+	dr->now = clock_now();
 	a->product = registry_name(reg, ID_PRODUCT, dr->product);
 	a->feature = registry_name(reg, ID_FEATURE, dr->feature);
 	a->item = dr->field >= 0 ? registry_name(reg, ID_FIELD, dr->field) :
@@ -279,23 +280,16 @@ enum op_result
 op_decisions(struct request *r, json_t **reply)
 {
 	const char *subject, *product;
-	json_t *limit = json_object_get(r->msg, "limit"), *list;
-	json_int_t n = 100;
+	json_t *list;
+	int64_t n = 100;
 
 	if (req_string(r, "subject", false, ID_BYTES_MAX, &subject, reply) == -1 ||
-	    req_string(r, "product", false, ID_BYTES_MAX, &product, reply) == -1)
+	    req_string(r, "product", false, ID_BYTES_MAX, &product, reply) == -1 ||
+	    req_int(r, "limit", 1, DECISION_LOG_MAX, &n, reply) == -1)
 		return OP_REPLIED;
-	if (limit != NULL && (!json_is_integer(limit) || json_integer_value(limit) < 1 ||
-	    json_integer_value(limit) > DECISION_LOG_MAX)) {
-		*reply = req_error(r, PROTO_ERR_BAD_REQUEST, "\"limit\" must be a whole number "
-		    "from 1 to %d", DECISION_LOG_MAX);
-		return OP_REPLIED;
-	}
-	if (limit != NULL)
-		n = json_integer_value(limit);
 	list = json_array();
 	for (uint64_t i = consentd->ndecisions; i > 0 && consentd->ndecisions - i <
-	    DECISION_LOG_MAX && (json_int_t)json_array_size(list) < n; i--) {
+	    DECISION_LOG_MAX && (int64_t)json_array_size(list) < n; i--) {
 		const struct decision_record *d = &consentd->decisions[(i - 1) %
 		    DECISION_LOG_MAX];
 		json_t *reasons, *o;

@@ -79,20 +79,6 @@ other:
 	return -1;
 }
 
-static struct ledger_write *
-new_write(struct request *r, enum ledger_op op, const char *product, const char *subject)
-{
-	struct ledger_write *w = calloc(1, sizeof *w);
-
-	if (w == NULL)
-		return NULL;
-	w->op = op;
-	w->peer_uid = r->peer->uid;
-	w->product = dup_or_null(product);
-	w->subject = dup_or_null(subject);
-	return w;
-}
-
 static enum op_result
 consent_write(struct request *r, json_t **reply, enum ledger_op op)
 {
@@ -130,7 +116,7 @@ consent_write(struct request *r, json_t **reply, enum ledger_op op)
 			return OP_REPLIED;
 		}
 	}
-	if ((w = new_write(r, op, registry_name(&consentd->policy->reg, ID_PRODUCT, p),
+	if ((w = ops_new_write(r, op, registry_name(&consentd->policy->reg, ID_PRODUCT, p),
 	    subject)) == NULL) {
 		*reply = req_error(r, PROTO_ERR_INTERNAL, "out of memory");
 		return OP_REPLIED;
@@ -226,7 +212,7 @@ op_set_subject(struct request *r, json_t **reply)
 		json_object_set_new(attrs, "region", json_string(region));
 	if (holds)
 		json_object_set(attrs, "holds", holds);
-	w = new_write(r, LEDGER_SET_SUBJECT, product, subject);
+	w = ops_new_write(r, LEDGER_SET_SUBJECT, product, subject);
 	if (w != NULL)
 		w->attrs = json_dumps(attrs, JSON_COMPACT);
 	json_decref(attrs);
@@ -237,29 +223,6 @@ op_set_subject(struct request *r, json_t **reply)
 	}
 	r->write = w;
 	return OP_PENDING;
-}
-
-json_t *
-ops_write_reply(const struct ledger_write *w, json_t *id)
-{
-	static const char *const states[] = { "granted", "withdrawn", "refused", NULL, NULL };
-	json_t *rep;
-
-	if (w->failed)
-		return proto_reply_error(id, PROTO_ERR_LEDGER_UNAVAILABLE, "%s", w->error);
-	if (w->op == LEDGER_VERIFY)
-		return op_verify_reply(w, id);
-	/*
-	 * Debug only: the ledger is the durable record of every change, and a line per write
-	 * costs two unbuffered writes to stderr on the loop thread, a fifth of its time per grant.
-	 */
-	if (w->op <= LEDGER_REFUSE)
-		log_debug("consent seq %lld: %s %s %s %s", (long long)w->seq, w->product,
-		    w->scope, states[w->op], w->subject);
-	rep = proto_reply_ok(id);
-	json_object_set_new(rep, "seq", json_integer(w->seq));
-	json_object_set_new(rep, "at", json_integer(w->at));
-	return rep;
 }
 
 static const char *const state_names[] = { "none", "granted", "withdrawn", "refused" };

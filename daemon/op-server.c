@@ -9,7 +9,6 @@
 
 #include "log.h"
 #include "ops.h"
-#include "chain.h"
 #include "lint.h"
 #include "policy-diff.h"
 
@@ -388,47 +387,4 @@ op_reload(struct request *r, json_t **reply)
 	*reply = proto_reply_ok(r->id);
 	json_object_set_new(*reply, "policies", loaded);
 	return OP_REPLIED;
-}
-
-/* {"op":"verify"}: walk the whole chain on the verifier thread; see op_verify_reply. */
-enum op_result
-op_verify(struct request *r, json_t **reply)
-{
-	struct ledger_write *w = calloc(1, sizeof *w);
-
-	if (w == NULL) {
-		*reply = req_error(r, PROTO_ERR_INTERNAL, "out of memory");
-		return OP_REPLIED;
-	}
-	w->op = LEDGER_VERIFY;
-	w->peer_uid = r->peer->uid;
-	r->write = w;
-	return OP_PENDING;
-}
-
-json_t *
-op_verify_reply(const struct ledger_write *w, json_t *id)
-{
-	const struct chain_verdict *v = w->verdict;
-	json_t *rep;
-
-	if (v->bad_seq > 0) {
-		log_warnx("verify: the chain breaks at record %lld: %s", (long long)v->bad_seq,
-		    v->why);
-		rep = proto_reply_error(id, PROTO_ERR_CHAIN_BROKEN, "the chain breaks at record "
-		    "%lld: %s", (long long)v->bad_seq, v->why);
-		/* The first bad record, both beside the error and in it. */
-		json_object_set_new(json_object_get(rep, "error"), "seq",
-		    json_integer(v->bad_seq));
-		json_object_set_new(rep, "seq", json_integer(v->bad_seq));
-		json_object_set_new(rep, "records", json_integer(v->records));
-		return rep;
-	}
-	log_info("verify: %lld records, head seq %lld hash %s", (long long)v->records,
-	    (long long)v->head.seq, v->head.hash);
-	rep = proto_reply_ok(id);
-	json_object_set_new(rep, "records", json_integer(v->records));
-	json_object_set_new(rep, "head", json_pack("{s:I,s:s}", "seq", (json_int_t)v->head.seq,
-	    "hash", v->head.hash));
-	return rep;
 }

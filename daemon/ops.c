@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
@@ -34,8 +35,13 @@ static const struct op_entry op_table[] = {
 	{ "status",	R_APP | R_READER | R_ADMIN,	false, op_status },
 	{ "stats",	R_READER | R_ADMIN,		false, op_stats },
 	{ "reload",	R_ADMIN,			false, op_reload },
-	/* Answered by the verifier thread, after the writes before it: not a write itself. */
+	/* Answered by the reader thread, after the writes before them: not writes themselves. */
 	{ "verify",	R_ADMIN,			false, op_verify },
+	{ "history",	R_APP | R_READER | R_ADMIN,	false, op_history },
+	{ "export",	R_APP | R_ADMIN,		false, op_export },
+	{ "cancel",	R_APP | R_ADMIN,		true,  op_cancel },
+	{ "purge",	R_ADMIN,			true,  op_purge },
+	{ "subscribe",	R_APP | R_ADMIN,		false, op_subscribe },
 };
 #define OP_COUNT	(sizeof op_table / sizeof op_table[0])
 
@@ -148,6 +154,38 @@ req_string(struct request *r, const char *key, bool required, size_t max, const 
 	return 0;
 }
 
+int
+req_int(struct request *r, const char *key, int64_t min, int64_t max, int64_t *out,
+    json_t **reply)
+{
+	json_t *v = json_object_get(r->msg, key);
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		*reply = req_error(r, PROTO_ERR_BAD_REQUEST, "\"%s\" must be a whole number from "
+		    "%lld to %lld", key, (long long)min, (long long)max);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+int
+req_bool(struct request *r, const char *key, bool *out, json_t **reply)
+{
+	json_t *v = json_object_get(r->msg, key);
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		*reply = req_error(r, PROTO_ERR_BAD_REQUEST, "\"%s\" must be true or false", key);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
 static const enum proto_error unknown_error[ID_KIND_COUNT] = {
 	[ID_PRODUCT] = PROTO_ERR_UNKNOWN_PRODUCT, [ID_FEATURE] = PROTO_ERR_UNKNOWN_FEATURE,
 	[ID_FIELD] = PROTO_ERR_UNKNOWN_FIELD, [ID_PERMISSION] = PROTO_ERR_UNKNOWN_PERMISSION,
@@ -186,4 +224,21 @@ req_product(struct request *r, int *out, json_t **reply)
 		return -1;
 	}
 	return 0;
+}
+
+struct ledger_write *
+ops_new_write(struct request *r, enum ledger_op op, const char *product, const char *subject)
+{
+	struct ledger_write *w = calloc(1, sizeof *w);
+
+	if (w == NULL)
+		return NULL;
+	w->op = op;
+	w->peer_uid = r->peer->uid;
+	if ((product != NULL && (w->product = strdup(product)) == NULL) ||
+	    (subject != NULL && (w->subject = strdup(subject)) == NULL)) {
+		ledger_write_free(w);
+		return NULL;
+	}
+	return w;
 }

@@ -15,6 +15,10 @@ int	req_string(struct request *, const char *key, bool required, size_t max,
 	    const char **out, json_t **reply);
 int	req_id(struct request *, const char *key, enum id_kind, bool required, int *out,
 	    json_t **reply);
+/* An optional whole number in [min, max]; *out keeps its default when the key is absent. */
+int	req_int(struct request *, const char *key, int64_t min, int64_t max, int64_t *out,
+	    json_t **reply);
+int	req_bool(struct request *, const char *key, bool *out, json_t **reply);
 /* The product key: known, and one this peer may act for. */
 int	req_product(struct request *, int *out, json_t **reply);
 json_t	*req_error(struct request *, enum proto_error, const char *fmt, ...)
@@ -33,6 +37,14 @@ enum op_result	op_status(struct request *, json_t **);
 enum op_result	op_stats(struct request *, json_t **);
 enum op_result	op_reload(struct request *, json_t **);
 enum op_result	op_verify(struct request *, json_t **);
+enum op_result	op_history(struct request *, json_t **);
+enum op_result	op_export(struct request *, json_t **);
+enum op_result	op_cancel(struct request *, json_t **);
+enum op_result	op_purge(struct request *, json_t **);
+enum op_result	op_subscribe(struct request *, json_t **);
+/* A new ledger write or read of op, for r's peer; NULL when out of memory. */
+struct ledger_write *ops_new_write(struct request *, enum ledger_op, const char *product,
+		    const char *subject);
 /* The reply to a verify, once the verifier walked the chain. */
 json_t		*op_verify_reply(const struct ledger_write *, json_t *id);
 

@@ -72,7 +72,9 @@ class Client:
 
 
 class Daemon:
-    def __init__(self, policy_dir=POLICIES, state_dir=None):
+    def __init__(self, policy_dir=POLICIES, state_dir=None, binary="consentd", env=None):
+        self.binary = os.path.join(BUILD, binary)
+        self.env = dict(os.environ, **(env or {}))
         self.dir = tempfile.mkdtemp(prefix="consentd-e2e-")
         os.chmod(self.dir, 0o755)  # peers of other uids reach the socket
         self.socket = os.path.join(self.dir, "consentd.sock")
@@ -88,10 +90,10 @@ class Daemon:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [os.path.join(BUILD, "consentd"), "--foreground", "--config", self.conf,
+            [self.binary, "--foreground", "--config", self.conf,
              "--socket", self.socket, "--state-dir", self.state,
              "--policy-dir", self.policy_dir, "--registry", self.registry],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:

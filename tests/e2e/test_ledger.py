@@ -31,4 +31,4 @@ def test_chain_recomputes_independently(fresh_daemon, subject):
         assert r[13] == hashlib.sha256(canon).hexdigest()
         prev = r[13]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2

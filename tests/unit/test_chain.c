@@ -86,15 +86,15 @@ two_records(void)
 	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "CREATE TABLE records (seq INTEGER PRIMARY KEY, at, op, "
 	    "product, subject, scope, state, policy_version, source, guardian, attrs, peer_uid, "
-	    "prev_hash, hash);"
+	    "prev_hash, hash, erased_by);"
 	    "INSERT INTO records VALUES (1, 1700000000, 'grant', 'mipay', 'u\"1', 'policy', "
 	    "'granted', '2024-04-25', NULL, NULL, NULL, 0, "
 	    "'0000000000000000000000000000000000000000000000000000000000000000', "
-	    "'4808237efd363040330be87bd6ee7810a4e37832e422ed53163f3df5c30de399');"
+	    "'4808237efd363040330be87bd6ee7810a4e37832e422ed53163f3df5c30de399', NULL);"
 	    "INSERT INTO records VALUES (2, 1700000000, 'grant', 'mipay', '用户', 'policy', "
 	    "'granted', '2024-04-25', NULL, NULL, NULL, 0, "
 	    "'4808237efd363040330be87bd6ee7810a4e37832e422ed53163f3df5c30de399', "
-	    "'df83e3f4a326818511bd72304a277ab144f1c71252d8621aadc3008607b70df1');",
+	    "'df83e3f4a326818511bd72304a277ab144f1c71252d8621aadc3008607b70df1', NULL);",
 	    NULL, NULL, NULL), SQLITE_OK);
 	return db;
 }
