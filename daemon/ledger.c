@@ -49,12 +49,12 @@
 #define HEAD_WRITE_MS		100	/* the head file's lag, at most, while writes keep coming */
 #define HEAD_LOG_MS		60000	/* the head goes to the log at most this often */
 
-static const char *const op_names[] = {
+static const char *const op_names[LEDGER_PURGE + 1] = {
 	[LEDGER_GRANT] = "grant", [LEDGER_WITHDRAW] = "withdraw", [LEDGER_REFUSE] = "refuse",
 	[LEDGER_SET_SUBJECT] = "set_subject", [LEDGER_CANCEL] = "cancel",
 	[LEDGER_PURGE] = "purge",
 };
-static const char *const op_states[] = {
+static const char *const op_states[LEDGER_PURGE + 1] = {
 	[LEDGER_GRANT] = "granted", [LEDGER_WITHDRAW] = "withdrawn", [LEDGER_REFUSE] = "refused",
 	[LEDGER_CANCEL] = "withdrawn",
 };
