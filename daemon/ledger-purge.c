@@ -183,15 +183,13 @@ purge_attrs(struct ledger *l, struct erased *e)
 	char *hashes = malloc(e->n * 64 + 1), digest[CHAIN_HASH_BYTES], *text = NULL;
 
 	qsort(e->v, e->n, sizeof *e->v, cmp_erased);
-	for (size_t i = 0; hashes != NULL && i < e->n; i++) {
-		size_t j = i;
-
+	for (size_t i = 0, first = 0; hashes != NULL && i < e->n; i++) {
 		memcpy(hashes + 64 * i, e->v[i].hash, 64);
-		while (j + 1 < e->n && e->v[j + 1].seq == e->v[j].seq + 1)
-			j++;
-		if (i == 0 || e->v[i].seq != e->v[i - 1].seq + 1)
-			json_array_append_new(ranges, json_pack("[I,I]", (json_int_t)e->v[i].seq,
-			    (json_int_t)e->v[j].seq));
+		if (i + 1 < e->n && e->v[i + 1].seq == e->v[i].seq + 1)
+			continue;
+		json_array_append_new(ranges, json_pack("[I,I]", (json_int_t)e->v[first].seq,
+		    (json_int_t)e->v[i].seq));
+		first = i + 1;
 	}
 	if (hashes != NULL && chain_digest(l->hasher, hashes, e->n * 64, digest) == 0) {
 		o = json_pack("{s:I,s:O,s:s}", "erased", (json_int_t)e->n, "ranges", ranges,

@@ -195,3 +195,28 @@ def test_the_production_build_ignores_the_test_clock(tmp_path):
     assert abs(r["at"] - time.time()) < 60
     assert "test clock" not in d.output()
     d.cleanup()
+
+
+def test_a_large_purge_goes_in_bounded_steps(tmp_path):
+    """At most 10,000 records per purge record; the daily purge goes on until none is left."""
+    state = str(tmp_path / "state")
+    d = Daemon(state_dir=state).start()
+    c = d.client()
+    for start in range(0, 5200, 400):
+        for i in range(start, start + 400):
+            c.send({"op": "grant", "product": "mistore", "subject": f"m-{i}", "scope": "policy"})
+            c.send({"op": "cancel", "product": "mistore", "subject": f"m-{i}"})
+        assert all(c.recv()["ok"] for _ in range(800))
+    c.close()
+    d.stop()
+    d = Daemon(state_dir=state).start()        # the purge at start-up, in two steps
+    deadline, steps = time.time() + 60, []
+    while sum(steps) < 10400 and time.time() < deadline:
+        time.sleep(0.05)
+        steps = [int(l.split("erased ")[1].split()[0]) for l in d.output().splitlines()
+                 if "purge: erased" in l]
+    assert len(steps) == 2 and 10000 <= steps[0] < 10400 and sum(steps) == 10400, steps
+    assert d.call({"op": "purge"})["purged"] == 0
+    v = d.call({"op": "verify"})
+    assert v["ok"] and v["records"] == 10402, v
+    d.cleanup()
