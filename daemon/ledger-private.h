@@ -16,6 +16,13 @@
 #define RECORD_COLUMNS	"seq, at, op, product, subject, scope, state, policy_version, source, " \
 			"guardian, attrs, peer_uid, prev_hash, hash, erased_by"
 
+/* A committed write as the log tells it (ledger.c, take_notes). */
+struct write_note {
+	int64_t		 seq;
+	enum ledger_op	 op;
+	char		 product[32], scope[288], subject[136];
+};
+
 struct ledger {
 	sqlite3			*wdb, *rdb;
 	sqlite3_stmt		*read_consent, *read_subject, *read_guardian;
@@ -46,6 +53,8 @@ struct ledger {
 	char			 head_path[PATH_MAX + 32];
 	struct chain_head	 head;			/* as last written there */
 	uint64_t		 head_written_ms, head_logged_ms;
+	struct write_note	*notes;			/* LEDGER_BATCH_MAX */
+	size_t			 nnotes;
 	/* Reader thread only. */
 	sqlite3			*qdb;
 	struct chain_hasher	*qhasher;

@@ -94,7 +94,9 @@ ledger_snapshot(struct ledger *l, const char *product, const char *subject,
 	s->state.nentries = n;
 	return 0;
 fail:
-	log_warnx("ledger: read: %s", sqlite3_errmsg(l->rdb));
+	log_event(LOG_ERR, MSGID_LEDGER_FAILURE, (struct log_field[]){ { "CONSENTD_ERROR",
+	    sqlite3_errmsg(l->rdb) } }, 1, "ledger: cannot read the consent state: %s",
+	    sqlite3_errmsg(l->rdb));
 	ledger_snapshot_free(s);
 	return -1;
 }

@@ -361,6 +361,16 @@ commit_one(struct ledger *l, struct ledger_write *w, int64_t now)
 	return ledger_append(l, w);
 }
 
+static size_t
+group_size(const struct ledger_write *group)
+{
+	size_t n = 0;
+
+	for (; group != NULL; group = group->next)
+		n++;
+	return n;
+}
+
 /* Commit one group (writer thread). On failure every write of the group is marked failed. */
 static void
 commit_group(struct ledger *l, struct ledger_write *group)
@@ -384,7 +394,8 @@ commit_group(struct ledger *l, struct ledger_write *group)
 		return;
 	if (err[0] == '\0')
 		snprintf(err, sizeof err, "%s", sqlite3_errmsg(l->wdb));
-	log_warnx("ledger: commit failed: %s", err);
+	log_event(LOG_ERR, MSGID_LEDGER_FAILURE, (struct log_field[]){ { "CONSENTD_ERROR", err } },
+	    1, "ledger: commit failed, %zu writes refused: %s", group_size(group), err);
 	sqlite3_exec(l->wdb, "ROLLBACK", NULL, NULL, NULL);
 	l->last_seq = seq0;
 	memcpy(l->last_hash, hash0, sizeof hash0);
@@ -504,6 +515,51 @@ write_head(struct ledger *l, bool idle, bool stopping)
 	}
 }
 
+/*
+ * Writer thread: what the log says of each committed consent write, copied before the group
+ * goes back to the loop thread and logged after, so that logging never delays a reply. The
+ * subject id is the only personal datum logged: never the source text or the attributes.
+ */
+static void
+take_notes(struct ledger *l, const struct ledger_write *group)
+{
+	l->nnotes = 0;
+	for (const struct ledger_write *w = group; w != NULL; w = w->next) {
+		struct write_note *n = &l->notes[l->nnotes];
+
+		if (w->failed || w->blocked || w->seq == 0 || w->op == LEDGER_PURGE)
+			continue;
+		n->seq = w->seq;
+		n->op = w->op;
+		snprintf(n->product, sizeof n->product, "%s", w->product ? w->product : "");
+		snprintf(n->scope, sizeof n->scope, "%s", w->scope ? w->scope : "");
+		snprintf(n->subject, sizeof n->subject, "%s", w->subject);
+		l->nnotes++;
+	}
+}
+
+static void
+log_notes(struct ledger *l)
+{
+	for (size_t i = 0; i < l->nnotes; i++) {
+		const struct write_note *n = &l->notes[i];
+		const char *state = op_states[n->op] ? op_states[n->op] : "-";
+		char seq[24];
+		struct log_field f[] = {
+			{ "CONSENTD_SEQ", seq }, { "CONSENTD_OP", op_names[n->op] },
+			{ "CONSENTD_PRODUCT", n->product[0] ? n->product : NULL },
+			{ "CONSENTD_SCOPE", n->scope[0] ? n->scope : NULL },
+			{ "CONSENTD_STATE", op_states[n->op] }, { "CONSENTD_SUBJECT", n->subject },
+		};
+
+		snprintf(seq, sizeof seq, "%lld", (long long)n->seq);
+		log_event(LOG_INFO, MSGID_CONSENT_WRITE, f, sizeof f / sizeof f[0],
+		    "consent seq %s: %s %s %s %s for %s", seq, op_names[n->op],
+		    n->product[0] ? n->product : "(every product)", n->scope[0] ? n->scope : "-",
+		    state, n->subject);
+	}
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -523,11 +579,13 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&l->mu);
 
 		commit_group(l, group);
+		take_notes(l, group);
 
 		pthread_mutex_lock(&l->mu);
 		hand_back(l, group, n);
 		idle = l->queue == NULL;
 		pthread_mutex_unlock(&l->mu);
+		log_notes(l);
 		checkpoint_if_due(l);
 		write_head(l, idle, false);
 		pthread_mutex_lock(&l->mu);
@@ -898,6 +956,7 @@ ledger_free(struct ledger *l)
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->cv);
 	pthread_cond_destroy(&l->read_cv);
+	free(l->notes);
 	free(l);
 }
 
@@ -932,6 +991,10 @@ ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *a
 	}
 	if (open_db(l, err, len) == -1 || check_head(l, dir, err, len) == -1)
 		goto fail;
+	if ((l->notes = calloc(LEDGER_BATCH_MAX, sizeof *l->notes)) == NULL) {
+		snprintf(err, len, "out of memory");
+		goto fail;
+	}
 	if ((l->hasher = chain_hasher_new()) == NULL ||
 	    (l->qhasher = chain_hasher_new()) == NULL) {
 		snprintf(err, len, "cannot set up SHA-256");

@@ -101,6 +101,27 @@ log_decision(struct request *r, const struct check_args *a, const struct decisio
 	memcpy(rec->reasons, d->reasons, sizeof rec->reasons);
 }
 
+/* An admin's exception is always logged, with who used it and for what. */
+static void
+log_exception(struct request *r, const struct check_args *a, const struct decision *d,
+    const char *decision_id)
+{
+	const char *exception = registry_name(&consentd->policy->reg, ID_EXCEPTION,
+	    a->dr.exception);
+	char uid[16];
+	struct log_field f[] = {
+		{ "CONSENTD_EXCEPTION", exception }, { "CONSENTD_PRODUCT", a->product },
+		{ "CONSENTD_FEATURE", a->feature }, { "CONSENTD_ITEM", a->item },
+		{ "CONSENTD_SUBJECT", a->subject }, { "CONSENTD_PEER_UID", uid },
+		{ "CONSENTD_DECISION_ID", decision_id },
+	};
+
+	snprintf(uid, sizeof uid, "%u", (unsigned)r->peer->uid);
+	log_event(LOG_NOTICE, MSGID_EXCEPTION_USED, f, sizeof f / sizeof f[0], "exception %s "
+	    "used by uid %s: %s %s %s for %s, decision %s (%s)", exception, uid, a->product,
+	    a->feature, a->item, a->subject, outcome_name(d->outcome), decision_id);
+}
+
 static json_t *
 trace_json(const struct decision *d)
 {
@@ -252,10 +273,10 @@ run_check(struct request *r, json_t **reply, bool with_trace)
 	log_decision(r, &a, &d, decision_id);
 	consentd->stats.by_outcome[d.outcome]++;
 	if (d.exception_used)
-		log_info("exception %s used: uid %u, %s %s %s %s, decision %s",
-		    registry_name(&consentd->policy->reg, ID_EXCEPTION, a.dr.exception),
-		    (unsigned)r->peer->uid, a.product, a.feature, a.item,
-		    outcome_name(d.outcome), decision_id);
+		log_exception(r, &a, &d, decision_id);
+	else if (d.outcome == OUTCOME_DENY)
+		log_debug("deny %s: %s %s %s for %s (%s)", d.reasons[0], a.product, a.feature,
+		    a.item, a.subject, decision_id);
 	decision_reply(&reply_text, r, &a, &d, decision_id);
 	if (with_trace)
 		add_trace(&reply_text, &d);

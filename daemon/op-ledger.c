@@ -142,8 +142,11 @@ verify_reply(const struct ledger_write *w, json_t *id)
 	json_t *rep;
 
 	if (v->bad_seq > 0) {
-		log_warnx("verify: the chain breaks at record %lld: %s", (long long)v->bad_seq,
-		    v->why);
+		char seq[24];
+
+		snprintf(seq, sizeof seq, "%lld", (long long)v->bad_seq);
+		log_event(LOG_CRIT, MSGID_CHAIN_BROKEN, (struct log_field[]){ { "CONSENTD_SEQ",
+		    seq } }, 1, "verify: the chain breaks at record %s: %s", seq, v->why);
 		rep = proto_reply_error(id, PROTO_ERR_CHAIN_BROKEN, "the chain breaks at record "
 		    "%lld: %s", (long long)v->bad_seq, v->why);
 		/* The first bad record, both beside the error and in it. */
@@ -172,7 +175,6 @@ seq_json(const struct ledger_write *w)
 json_t *
 ops_write_reply(const struct ledger_write *w, json_t *id)
 {
-	static const char *const states[] = { "granted", "withdrawn", "refused" };
 	json_t *rep;
 
 	if (w->failed)
@@ -186,15 +188,9 @@ ops_write_reply(const struct ledger_write *w, json_t *id)
 		json_object_update(rep, w->result);
 		return rep;
 	}
-	/*
-	 * Debug only: the ledger is the durable record of every change, and a line per write
-	 * costs two unbuffered writes to stderr on the loop thread, a fifth of its time per grant.
-	 */
-	if (w->op <= LEDGER_REFUSE)
-		log_debug("consent seq %lld: %s %s %s %s", (long long)w->seq, w->product,
-		    w->scope, states[w->op], w->subject);
 	json_object_set_new(rep, "seq", seq_json(w));
 	if (w->op == LEDGER_PURGE) {
+		retention_log(w);
 		json_object_update(rep, w->result);
 		return rep;
 	}

@@ -83,15 +83,29 @@ retention_stop(void)
 }
 
 void
+retention_log(const struct ledger_write *w)
+{
+	char purged[24], seq[24];
+	struct log_field f[] = { { "CONSENTD_PURGED", purged }, { "CONSENTD_SEQ", seq } };
+
+	if (w->failed || w->dry_run || w->seq == 0)
+		return;
+	snprintf(purged, sizeof purged, "%lld",
+	    (long long)json_integer_value(json_object_get(w->result, "purged")));
+	snprintf(seq, sizeof seq, "%lld", (long long)w->seq);
+	log_event(LOG_INFO, MSGID_PURGE, f, 2, "purge: erased %s records past retention "
+	    "(record %s)", purged, seq);
+}
+
+void
 retention_done(struct ledger_write *w)
 {
 	json_t *r = w->result;
 
 	if (w->failed)
 		log_warnx("purge: %s; trying again tomorrow", w->error);
-	else if (json_integer_value(json_object_get(r, "purged")) > 0)
-		log_info("purge: erased %lld records past retention (record %lld)",
-		    (long long)json_integer_value(json_object_get(r, "purged")), (long long)w->seq);
+	else
+		retention_log(w);
 	if (!w->failed && json_is_true(json_object_get(r, "more")) && !consentd->stopping)
 		purge_now();
 	ledger_write_free(w);

@@ -16,6 +16,8 @@ struct ledger_write	*retention_purge(uid_t uid, const char *source);
 /* Purge now (before serving), then every RETENTION_PURGE_SECONDS. */
 int			 retention_start(void);
 void			 retention_stop(void);
+/* Log what a committed purge erased (nothing for a dry run or a purge of nothing). */
+void			 retention_log(const struct ledger_write *);
 /* The daemon's own purge is done; one that left more for later goes on at once. */
 void			 retention_done(struct ledger_write *);
 
