@@ -5,6 +5,10 @@
  * the socket (from systemd or bound here), the ledger; then READY=1 and the loop. SIGHUP
  * reloads the policy set, keeping the old one on any error. SIGTERM and SIGINT stop accepting,
  * answer what was already read, wait for the ledger to commit what it holds, and exit.
+ *
+ * Under systemd (Type=notify) each of these is told with sd_notify: READY=1, RELOADING=1 then
+ * READY=1 again, STOPPING=1; WATCHDOG=1 comes from the loop itself, so a loop that stops
+ * turning gets the daemon restarted; STATUS= carries a few live figures for systemctl status.
  */
 #include <sys/stat.h>
 #include <errno.h>
@@ -33,14 +37,19 @@
 #define DEFAULT_SOCKET_MODE	0666
 #define SHUTDOWN_POLL_MS	20
 #define SHUTDOWN_GRACE_SECONDS	10
+#define STATUS_SECONDS		5
 
 struct consentd		*consentd;
 
 static struct consentd	 daemon_state;
 static char		 registry_buf[PATH_MAX + 32];
 static char		*bound_socket;		/* unlinked at exit if we bound it */
-static struct event	*shutdown_ev, *watchdog_ev;
+static struct event	*shutdown_ev, *watchdog_ev, *status_ev;
 static time_t		 shutdown_deadline;
+static uint64_t		 status_at;		/* when the request rate was last taken */
+static int64_t		 status_requests;	/* stats.requests then */
+static double		 status_rate;		/* requests/s over the last period */
+static const char	*status_note = "";	/* a refused reload, until one succeeds */
 
 static void
 usage(FILE *f)
@@ -96,6 +105,28 @@ registry_path(const char *given, const char *policy_dir)
 	return registry_buf;
 }
 
+static uint64_t
+monotonic_usec(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+}
+
+/* Tell systemd state ("READY=1", or NULL for none) with the figures of systemctl status. */
+static void
+notify_status(const char *state)
+{
+	struct ledger_stats ls;
+
+	ledger_get_stats(consentd->ledger, &ls);
+	sd_notifyf(0, "%s%sSTATUS=serving %zu policy tables; connections: %d, requests/s: %.1f, "
+	    "ledger records: %lld%s", state ? state : "", state ? "\n" : "",
+	    consentd->policy->ntables, consentd->nclients, status_rate, (long long)ls.records,
+	    status_note);
+}
+
 static struct policy_set *
 load_policies(struct policy_errors *errs)
 {
@@ -107,11 +138,8 @@ policy_reload(json_t **problems)
 {
 	struct policy_errors errs;
 	struct policy_set *set;
-	struct timespec now;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now.tv_sec *
-	    1000000ULL + (unsigned long long)now.tv_nsec / 1000);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)monotonic_usec());
 	if ((set = load_policies(&errs)) == NULL) {
 		consentd->stats.reloads_failed++;
 		if (problems)
@@ -123,7 +151,8 @@ policy_reload(json_t **problems)
 				json_array_append_new(*problems, json_string(errs.lines[i]));
 		}
 		policy_errors_free(&errs);
-		sd_notify(0, "READY=1\nSTATUS=reload refused; old policies serving");
+		status_note = "; last reload refused, the old policies serve";
+		notify_status("READY=1");
 		return -1;
 	}
 	policy_unref(consentd->policy);
@@ -132,7 +161,8 @@ policy_reload(json_t **problems)
 	for (size_t i = 0; i < set->ntables; i++)
 		log_info("reload: %s@%s", registry_name(&set->reg, ID_PRODUCT,
 		    set->tables[i]->product), set->tables[i]->version);
-	sd_notifyf(0, "READY=1\nSTATUS=serving %zu policy tables", set->ntables);
+	status_note = "";
+	notify_status("READY=1");
 	return 0;
 }
 
@@ -192,13 +222,42 @@ sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	if (consentd->stopping)
 		return;
 	log_info("signal %d: stopping", (int)sig);
-	sd_notify(0, "STOPPING=1");
+	if (status_ev != NULL)
+		event_del(status_ev);
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping: answering what was read");
 	consentd->stopping = true;
 	server_stop();
 	client_drain_all();
 	shutdown_deadline = time(NULL) + SHUTDOWN_GRACE_SECONDS;
 	shutdown_ev = evtimer_new(consentd->base, shutdown_poll_cb, NULL);
 	shutdown_poll_cb(-1, 0, NULL);
+}
+
+static void
+status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t now = monotonic_usec();
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (now > status_at)
+		status_rate = (double)(consentd->stats.requests - status_requests) * 1e6 /
+		    (double)(now - status_at);
+	status_at = now;
+	status_requests = consentd->stats.requests;
+	notify_status(NULL);
+}
+
+/* Only under systemd: elsewhere nobody reads the figures, so the loop need not wake for them. */
+static void
+start_status(void)
+{
+	if (getenv("NOTIFY_SOCKET") == NULL)
+		return;
+	status_at = monotonic_usec();
+	status_ev = event_new(consentd->base, -1, EV_PERSIST, status_cb, NULL);
+	event_add(status_ev, &(struct timeval){ STATUS_SECONDS, 0 });
 }
 
 static void
@@ -496,9 +555,10 @@ main(int argc, char **argv)
 	event_add(sig_term, NULL);
 	event_add(sig_int, NULL);
 	start_watchdog();
+	start_status();
 	log_info("consentd %s ready: %zu policy tables", CONSENTD_VERSION,
 	    consentd->policy->ntables);
-	sd_notifyf(0, "READY=1\nSTATUS=serving %zu policy tables", consentd->policy->ntables);
+	notify_status("READY=1");
 	if (ready_fd != -1) {
 		if (write(ready_fd, "R", 1) != 1)
 			log_warn("ready pipe");
@@ -517,6 +577,8 @@ main(int argc, char **argv)
 		event_free(shutdown_ev);
 	if (watchdog_ev)
 		event_free(watchdog_ev);
+	if (status_ev)
+		event_free(status_ev);
 	event_free(sig_hup);
 	event_free(sig_term);
 	event_free(sig_int);
