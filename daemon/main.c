@@ -133,6 +133,22 @@ load_policies(struct policy_errors *errs)
 	return policy_load(consentd->registry_path, consentd->policy_dir, errs);
 }
 
+/* The tables now serving, as product@version, with msgid (start or reload). */
+static void
+log_tables(const char *msgid, const char *what)
+{
+	const struct policy_set *set = consentd->policy;
+	char list[1024] = "";
+	size_t len = 0;
+
+	for (size_t i = 0; i < set->ntables && len < sizeof list; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s@%s", i ? " " : "",
+		    registry_name(&set->reg, ID_PRODUCT, set->tables[i]->product),
+		    set->tables[i]->version);
+	log_event(LOG_INFO, msgid, (struct log_field[]){ { "CONSENTD_POLICIES", list } }, 1,
+	    "consentd %s %s: %zu policy tables: %s", CONSENTD_VERSION, what, set->ntables, list);
+}
+
 int
 policy_reload(json_t **problems)
 {
@@ -144,7 +160,9 @@ policy_reload(json_t **problems)
 		consentd->stats.reloads_failed++;
 		if (problems)
 			*problems = json_array();
-		log_warnx("reload refused; the old policy set keeps serving:");
+		log_event(LOG_ERR, MSGID_RELOAD_FAILED, (struct log_field[]){ { "CONSENTD_PROBLEMS",
+		    errs.n > 0 ? errs.lines[0] : NULL } }, 1, "reload refused; the old policy set "
+		    "keeps serving (%zu problems):", errs.n);
 		for (size_t i = 0; i < errs.n; i++) {
 			log_warnx("  %s", errs.lines[i]);
 			if (problems)
@@ -158,9 +176,7 @@ policy_reload(json_t **problems)
 	policy_unref(consentd->policy);
 	consentd->policy = set;
 	consentd->stats.reloads++;
-	for (size_t i = 0; i < set->ntables; i++)
-		log_info("reload: %s@%s", registry_name(&set->reg, ID_PRODUCT,
-		    set->tables[i]->product), set->tables[i]->version);
+	log_tables(MSGID_RELOAD, "reloaded");
 	status_note = "";
 	notify_status("READY=1");
 	return 0;
@@ -556,8 +572,7 @@ main(int argc, char **argv)
 	event_add(sig_int, NULL);
 	start_watchdog();
 	start_status();
-	log_info("consentd %s ready: %zu policy tables", CONSENTD_VERSION,
-	    consentd->policy->ntables);
+	log_tables(MSGID_START, "ready");
 	notify_status("READY=1");
 	if (ready_fd != -1) {
 		if (write(ready_fd, "R", 1) != 1)
@@ -587,6 +602,6 @@ main(int argc, char **argv)
 	free(consentd->decisions);
 	cache_free(consentd->cache);
 	config_free(cf);
-	log_info("stopped");
+	log_event(LOG_INFO, MSGID_STOP, NULL, 0, "stopped");
 	return 0;
 }

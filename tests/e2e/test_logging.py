@@ -4,6 +4,7 @@ the journal, the same events with their MESSAGE_ID and CONSENTD_* fields, sent t
 journal socket in a mount namespace of their own."""
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -15,6 +16,8 @@ from conftest import BUILD, Daemon, POLICIES, TEST_CONF, Client
 
 CONSENT_WRITE = "65f6e213ef734b819f9bc070fe1647f0"
 EXCEPTION_USED = "849c4b38c10e4e1dac2be9d06a42ca6c"
+START, RELOAD, STOP = ("94742d5f00c04e6ebdd38e656a434381", "38109c70a2a1410ba8cf4adf2f270e6d",
+                       "ef7ed71464f9422d9950e1d04fa10241")
 
 
 def test_each_consent_write_is_logged_without_personal_text(fresh_daemon, subject):
@@ -95,12 +98,16 @@ def test_events_reach_the_journal_with_their_ids(journal, tmp_path):
                 "feature": "mipay.real_name_account", "field": "id_number",
                 "exception": "ce_legal_obligation"})
         c.close()
+        proc.send_signal(signal.SIGHUP)
         time.sleep(0.3)
-        got = entries(sock)
     finally:
         proc.terminate()
         proc.wait(10)
         log.close()
+    got = entries(sock)
+    ids = [e.get("MESSAGE_ID") for e in got if e.get("MESSAGE_ID") in (START, RELOAD, STOP)]
+    assert ids == [START, RELOAD, STOP], got
+    assert "mipay@2024-04-25" in got[0]["CONSENTD_POLICIES"].split()
     write = [e for e in got if e.get("MESSAGE_ID") == CONSENT_WRITE]
     assert len(write) == 1, got
     assert {k: write[0][k] for k in ("CONSENTD_SEQ", "CONSENTD_OP", "CONSENTD_PRODUCT",
