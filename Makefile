@@ -109,3 +109,67 @@ clean:
 .PHONY: coverage
 coverage:
 	$(PYTHON) scripts/gen-coverage
+
+# make install [PREFIX=/usr] [DESTDIR=...]: consentd, consentctl, the tables, the systemd units,
+# sysusers.d and tmpfiles.d entries, the journal catalog and the man pages. It builds nothing (run
+# `make` first): it installs what $(BUILD) holds, so an install never races a build. The paths
+# compiled into consentd (DEFAULT_* in daemon/main.c) and the units' ExecStart are PREFIX=/usr's.
+# The config goes to /etc/consentd only if none is there. make uninstall removes what install put
+# but leaves /etc/consentd/consentd.conf and the state directory /var/lib/consentd.
+PREFIX      ?= /usr
+SYSCONFDIR  ?= /etc
+BINDIR       = $(PREFIX)/bin
+SBINDIR      = $(PREFIX)/sbin
+DATADIR      = $(PREFIX)/share/consentd
+MANDIR       = $(PREFIX)/share/man
+UNITDIR      = $(PREFIX)/lib/systemd/system
+SYSUSERSDIR  = $(PREFIX)/lib/sysusers.d
+TMPFILESDIR  = $(PREFIX)/lib/tmpfiles.d
+CATALOGDIR   = $(PREFIX)/lib/systemd/catalog
+INSTALL     ?= install
+
+POLICY_FILES = $(notdir $(wildcard config/policies/*.json))
+# Each installed when present in scripts/.
+UNIT_FILES   = $(notdir $(wildcard scripts/consentd.socket scripts/consentd.service))
+SYSUSERS_SRC = $(wildcard scripts/consentd.sysusers)
+TMPFILES_SRC = $(wildcard scripts/consentd.tmpfiles)
+CONF_DEST    = $(DESTDIR)$(SYSCONFDIR)/consentd/consentd.conf
+
+.PHONY: install uninstall
+install:
+	@for f in $(BUILD)/consentd $(BUILD)/consentctl; do \
+	    [ -x $$f ] || { echo "make install: no $$f; run make first" >&2; exit 1; }; \
+	done
+	$(INSTALL) -D -m 0755 $(BUILD)/consentd $(DESTDIR)$(SBINDIR)/consentd
+	$(INSTALL) -D -m 0755 $(BUILD)/consentctl $(DESTDIR)$(BINDIR)/consentctl
+	$(INSTALL) -D -m 0644 -t $(DESTDIR)$(DATADIR)/policies $(addprefix config/policies/,$(POLICY_FILES))
+	$(INSTALL) -D -m 0644 -t $(DESTDIR)$(DATADIR) config/registry.json config/necessary-pi.json
+	@if [ -e $(CONF_DEST) ] || [ -L $(CONF_DEST) ]; then \
+	    echo "make install: keeping $(CONF_DEST)"; \
+	else \
+	    echo "$(INSTALL) -D -m 0644 config/consentd.conf $(CONF_DEST)"; \
+	    $(INSTALL) -D -m 0644 config/consentd.conf $(CONF_DEST); \
+	fi
+	$(if $(UNIT_FILES),$(INSTALL) -D -m 0644 -t $(DESTDIR)$(UNITDIR) $(addprefix scripts/,$(UNIT_FILES)))
+	$(if $(SYSUSERS_SRC),$(INSTALL) -D -m 0644 $(SYSUSERS_SRC) $(DESTDIR)$(SYSUSERSDIR)/consentd.conf)
+	$(if $(TMPFILES_SRC),$(INSTALL) -D -m 0644 $(TMPFILES_SRC) $(DESTDIR)$(TMPFILESDIR)/consentd.conf)
+	$(INSTALL) -D -m 0644 scripts/consentd.catalog $(DESTDIR)$(CATALOGDIR)/consentd.catalog
+	$(INSTALL) -D -m 0644 -t $(DESTDIR)$(MANDIR)/man1 daemon/man/consentctl.1
+	$(INSTALL) -D -m 0644 -t $(DESTDIR)$(MANDIR)/man5 daemon/man/consentd.conf.5 daemon/man/consentd-policy.5
+	$(INSTALL) -D -m 0644 -t $(DESTDIR)$(MANDIR)/man8 daemon/man/consentd.8
+	@[ "$(PREFIX)" = /usr ] || echo "make install: consentd looks for its tables in" \
+	    "/usr/share/consentd and the units start /usr/sbin/consentd; with PREFIX=$(PREFIX) set" \
+	    "policy-dir and registry in consentd.conf and ExecStart in a drop-in" >&2
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/consentd $(DESTDIR)$(BINDIR)/consentctl
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/policies/,$(POLICY_FILES))
+	rm -f $(DESTDIR)$(DATADIR)/registry.json $(DESTDIR)$(DATADIR)/necessary-pi.json
+	for d in $(DESTDIR)$(DATADIR)/policies $(DESTDIR)$(DATADIR); do \
+	    [ ! -d $$d ] || rmdir --ignore-fail-on-non-empty $$d || exit 1; \
+	done
+	rm -f $(DESTDIR)$(UNITDIR)/consentd.socket $(DESTDIR)$(UNITDIR)/consentd.service
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/consentd.conf $(DESTDIR)$(TMPFILESDIR)/consentd.conf
+	rm -f $(DESTDIR)$(CATALOGDIR)/consentd.catalog
+	rm -f $(DESTDIR)$(MANDIR)/man1/consentctl.1 $(DESTDIR)$(MANDIR)/man5/consentd.conf.5 \
+	    $(DESTDIR)$(MANDIR)/man5/consentd-policy.5 $(DESTDIR)$(MANDIR)/man8/consentd.8
