@@ -27,7 +27,8 @@ DAEMON_SRC = daemon/main.c daemon/server.c daemon/cache.c daemon/client.c daemon
              daemon/op-consent.c daemon/op-ledger.c daemon/op-server.c daemon/config.c \
              daemon/ledger.c daemon/ledger-read.c daemon/ledger-purge.c daemon/chain.c \
              daemon/retention.c daemon/clock.c daemon/log.c $(CORE_SRC) $(PROTO_SRC)
-CTL_SRC    = daemon/ctl/consentctl.c $(PROTO_SRC)
+CTL_SRC    = daemon/ctl/consentctl.c daemon/ctl/args.c daemon/ctl/conn.c daemon/ctl/table.c \
+             daemon/ctl/print.c daemon/ctl/print-policy.c $(PROTO_SRC)
 UNIT_SRC   = tests/unit/test_policy.c tests/unit/test_decide.c tests/unit/test_proto.c \
              tests/unit/test_cache.c tests/unit/test_chain.c
 
