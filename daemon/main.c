@@ -34,6 +34,7 @@
 #define DEFAULT_SOCKET		"/run/consentd/consentd.sock"
 #define DEFAULT_STATE_DIR	"/var/lib/consentd"
 #define DEFAULT_POLICY_DIR	"/usr/share/consentd/policies"
+#define DEFAULT_POLICY_OVERRIDE_DIR "/etc/consentd/policies"
 #define DEFAULT_SOCKET_MODE	0666
 #define SHUTDOWN_POLL_MS	20
 #define SHUTDOWN_GRACE_SECONDS	10
@@ -68,7 +69,8 @@ usage(FILE *f)
 	    "  --socket PATH     listen here (default " DEFAULT_SOCKET "); ignored when systemd\n"
 	    "                    passes a socket\n"
 	    "  --state-dir DIR   the ledger, DIR/ledger.db (default " DEFAULT_STATE_DIR ")\n"
-	    "  --policy-dir DIR  policy tables (default " DEFAULT_POLICY_DIR ")\n"
+	    "  --policy-dir DIR  policy tables (default " DEFAULT_POLICY_DIR ", where a table\n"
+	    "                    of the same name in " DEFAULT_POLICY_OVERRIDE_DIR " wins)\n"
 	    "  --registry FILE   id registry (default: registry.json beside the policy dir)\n"
 	    "  --check-config    validate config and policies, print each problem, exit\n"
 	    "  --lint            print where each product's basic functions require more than\n"
@@ -127,10 +129,18 @@ notify_status(const char *state)
 	    status_note);
 }
 
+/*
+ * The tables: from the policy directory given, or by default the packaged ones with the
+ * operator's DEFAULT_POLICY_OVERRIDE_DIR over them, file by file.
+ */
 static struct policy_set *
 load_policies(struct policy_errors *errs)
 {
-	return policy_load(consentd->registry_path, consentd->policy_dir, errs);
+	const char *dirs[] = { DEFAULT_POLICY_OVERRIDE_DIR, consentd->policy_dir };
+	bool packaged = strcmp(consentd->policy_dir, DEFAULT_POLICY_DIR) == 0;
+
+	return policy_load_dirs(consentd->registry_path, packaged ? dirs : dirs + 1,
+	    packaged ? 2 : 1, errs);
 }
 
 /* The tables now serving, as product@version, with msgid (start or reload). */

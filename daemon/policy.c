@@ -510,6 +510,15 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Table files sort by name, whichever directory holds them. */
+static int
+cmp_basename(const void *a, const void *b)
+{
+	const char *x = strrchr(*(char *const *)a, '/'), *y = strrchr(*(char *const *)b, '/');
+
+	return strcmp(x ? x + 1 : *(char *const *)a, y ? y + 1 : *(char *const *)b);
+}
+
 int
 registry_find(const struct registry *r, enum id_kind kind, const char *id)
 {
@@ -1354,14 +1363,68 @@ check_coverage(struct loader *l)
 				    r->ids[k][i]);
 }
 
+/* Whether name is already among the n table files found. */
+static bool
+listed(char *const *paths, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *base = strrchr(paths[i], '/');
+
+		if (strcmp(base ? base + 1 : paths[i], name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The *.json files of dirs into paths, a name found in an earlier directory hiding the same name
+ * in a later one. A missing directory is skipped when it is not the last (an override directory
+ * nobody created); the last must exist. Returns how many, sorted by name.
+ */
+static size_t
+list_tables(struct loader *l, const char *const *dirs, size_t ndirs, char **paths)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < ndirs; k++) {
+		struct dirent *de;
+		DIR *d;
+
+		if ((d = opendir(dirs[k])) == NULL) {
+			if (errno == ENOENT && k + 1 < ndirs)
+				continue;
+			l->file = dirs[k];
+			fail(l, "cannot open the policy directory: %s", strerror(errno));
+			continue;
+		}
+		while ((de = readdir(d)) != NULL && n < TABLE_FILES_MAX) {
+			size_t len = strlen(de->d_name);
+
+			if (len <= 5 || strcmp(de->d_name + len - 5, ".json") != 0 ||
+			    de->d_name[0] == '.' || listed(paths, n, de->d_name))
+				continue;
+			if ((paths[n] = arena_alloc(l, strlen(dirs[k]) + len + 2)) != NULL)
+				sprintf(paths[n++], "%s/%s", dirs[k], de->d_name);
+		}
+		closedir(d);
+	}
+	qsort(paths, n, sizeof *paths, cmp_basename);
+	return n;
+}
+
 struct policy_set *
 policy_load(const char *registry_path, const char *dir, struct policy_errors *errs)
 {
+	return policy_load_dirs(registry_path, &dir, 1, errs);
+}
+
+struct policy_set *
+policy_load_dirs(const char *registry_path, const char *const *dirs, size_t ndirs,
+    struct policy_errors *errs)
+{
 	struct loader l = { .errs = errs };
-	char *names[TABLE_FILES_MAX], path[PATH_MAX];
-	size_t nnames = 0;
-	struct dirent *de;
-	DIR *d;
+	char *paths[TABLE_FILES_MAX];
+	size_t npaths;
 	time_t now = time(NULL);
 	struct tm tm;
 
@@ -1373,31 +1436,14 @@ policy_load(const char *registry_path, const char *dir, struct policy_errors *er
 	load_registry(&l, registry_path);
 	if (errs->n > 0)
 		goto fail;
-	if ((d = opendir(dir)) == NULL) {
-		l.file = dir;
-		fail(&l, "cannot open the policy directory: %s", strerror(errno));
+	npaths = list_tables(&l, dirs, ndirs, paths);
+	if (errs->n > 0)
 		goto fail;
-	}
-	while ((de = readdir(d)) != NULL && nnames < TABLE_FILES_MAX) {
-		size_t n = strlen(de->d_name);
-
-		if (n > 5 && strcmp(de->d_name + n - 5, ".json") == 0 && de->d_name[0] != '.')
-			names[nnames++] = strdup(de->d_name);
-	}
-	closedir(d);
-	qsort(names, nnames, sizeof *names, cmp_str);
-	l.set->tables = arena_alloc(&l, (nnames + 1) * sizeof *l.set->tables);
-	for (size_t i = 0; i < nnames; i++) {
-		char *stable;
-
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		stable = arena_alloc(&l, strlen(path) + 1);
-		strcpy(stable, path);
-		free(names[i]);
-		load_table(&l, stable);
-	}
-	if (nnames == 0) {
-		l.file = dir;
+	l.set->tables = arena_alloc(&l, (npaths + 1) * sizeof *l.set->tables);
+	for (size_t i = 0; i < npaths; i++)
+		load_table(&l, paths[i]);
+	if (npaths == 0) {
+		l.file = dirs[ndirs - 1];
 		fail(&l, "no policy tables (*.json) in this directory");
 	}
 	if (errs->n == 0)

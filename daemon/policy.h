@@ -192,6 +192,13 @@ struct policy_errors {
  */
 struct policy_set	*policy_load(const char *registry_path, const char *dir,
 			    struct policy_errors *errs);
+/*
+ * The same over several directories, earlier ones first: a table file in an earlier one
+ * replaces the file of the same name in a later one (the operator's /etc/consentd/policies over
+ * the packaged /usr/share/consentd/policies). Only the last directory must exist.
+ */
+struct policy_set	*policy_load_dirs(const char *registry_path, const char *const *dirs,
+			    size_t ndirs, struct policy_errors *);
 void			 policy_errors_free(struct policy_errors *);
 struct policy_set	*policy_ref(struct policy_set *);
 void			 policy_unref(struct policy_set *);

@@ -562,6 +562,45 @@ test_valid_copy_loads(void **state)
 	policy_errors_free(&errs);
 }
 
+/*
+ * An override directory before the packaged one: its table replaces the packaged table of the
+ * same name (here a broken one, which would fail the load), and a missing override is fine.
+ */
+static void
+test_override_directory_wins_by_name(void **state)
+{
+	struct fx *f = *state;
+	char over[256], missing[256], from[PATH_MAX], to[PATH_MAX];
+	const char *dirs[2] = { over, f->policies };
+	struct policy_errors errs;
+	struct policy_set *s;
+
+	snprintf(over, sizeof over, "%s/override", f->dir);
+	snprintf(missing, sizeof missing, "%s/none", f->dir);
+	assert_int_equal(mkdir(over, 0700), 0);
+	fx_path(f, PAY, from, sizeof from);
+	snprintf(to, sizeof to, "%s/%s", over, PAY);
+	copy_file(from, to);
+	write_raw(f, PAY, "{ broken");
+	s = policy_load_dirs(f->registry, dirs, 2, &errs);
+	if (s == NULL)
+		dump_errors(&errs);
+	assert_non_null(s);
+	policy_unref(s);
+	policy_errors_free(&errs);
+	/* No override directory: the packaged (broken) table is read. */
+	dirs[0] = missing;
+	assert_null(policy_load_dirs(f->registry, dirs, 2, &errs));
+	assert_non_null(strstr(errs.lines[0], f->policies));
+	policy_errors_free(&errs);
+	/* A broken override is reported as such. */
+	dirs[0] = over;
+	copy_file(FIXTURE_REGISTRY, to);
+	assert_null(policy_load_dirs(f->registry, dirs, 2, &errs));
+	assert_non_null(strstr(errs.lines[0], over));
+	policy_errors_free(&errs);
+}
+
 /* A json round trip of every table (as the mutations do) keeps it valid. */
 static void
 test_valid_rewritten_loads(void **state)
@@ -1594,6 +1633,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_fixture_loads),
 		FX(test_valid_copy_loads),
+		FX(test_override_directory_wins_by_name),
 		FX(test_valid_rewritten_loads),
 		FX(test_invalid_json),
 		FX(test_duplicate_key_is_invalid_json),
