@@ -38,7 +38,7 @@ def unit_root(tmp_path, binary=True):
     (root / "bin").mkdir()
     if binary:
         shutil.copy(os.path.join(BUILD, "consentd"), root / "usr/sbin/consentd")
-    shutil.copy("/bin/kill", root / "bin/kill")
+    shutil.copy("/bin/sh", root / "bin/sh")
     return root
 
 
