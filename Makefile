@@ -3,7 +3,8 @@
 #   make            build build/consentd and build/consentctl
 #   make run        install missing Debian packages, build, serve ./var/consentd.sock
 #   make test       install missing packages, build, run every test (also under ASan+UBSan)
-#   make bench      throughput and latency figures beside reference servers
+#   make bench      throughput and latency figures beside reference servers, then as the
+#                   ledger grows (1k, 1M, 10M records); make bench-scale: only the latter
 #   make check-config  validate the bundled policy tables
 
 CC       ?= cc
@@ -32,9 +33,9 @@ CTL_SRC    = daemon/ctl/consentctl.c daemon/ctl/args.c daemon/ctl/conn.c daemon/
 UNIT_SRC   = tests/unit/test_policy.c tests/unit/test_decide.c tests/unit/test_proto.c \
              tests/unit/test_cache.c tests/unit/test_chain.c
 
-HEADERS    = $(wildcard daemon/*.h proto/*.h tests/unit/*.h)
+HEADERS    = $(wildcard daemon/*.h daemon/ctl/*.h proto/*.h tests/unit/*.h)
 
-.PHONY: all run test unit e2e asan bench check-config deps clean
+.PHONY: all run test unit e2e asan bench bench-tools bench-scale check-config deps clean
 # Keep the unit tests' objects: make would delete them as intermediates after the summary line.
 .SECONDARY:
 
@@ -96,12 +97,23 @@ asan:
 test: deps all $(BUILD)/consentd-testclock $(UNIT_BINS) asan
 	@CONSENTD_BUILD=$(BUILD) scripts/run-tests
 
-bench: deps all
+# The bench's C helpers; mkledger hashes records with the daemon's own chain.o.
+bench-tools: deps all
 	@mkdir -p $(BUILD)/bench
 	for t in loadgen refserver fsyncloop; do \
 	    $(CC) $(ALL_CFLAGS) $(PKGCFLAGS) -o $(BUILD)/bench/$$t tests/bench/$$t.c $(LIBS) || exit 1; \
 	done
+	$(CC) $(ALL_CFLAGS) $(PKGCFLAGS) -o $(BUILD)/bench/mkledger tests/bench/mkledger.c \
+	    $(BUILD)/daemon/chain.o $(LIBS)
+
+# SCALE_ARGS: options of scale.py, e.g. SCALE_ARGS="--sizes 1000,100000" for a quick run.
+bench: bench-tools
 	$(PYTHON) tests/bench/bench.py --build $(BUILD)
+	$(PYTHON) tests/bench/scale.py --build $(BUILD) $(SCALE_ARGS)
+
+# Only the ledger-scale part: ledgers of 1k, 1M and 10M records (cached in $(BUILD)/bench/ledgers).
+bench-scale: bench-tools
+	$(PYTHON) tests/bench/scale.py --build $(BUILD) $(SCALE_ARGS)
 
 clean:
 	rm -rf build

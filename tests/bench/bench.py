@@ -199,14 +199,40 @@ class Bench:
 
     # ----- the run -----
 
-    def loadgen(self, sock, pid, request, conns, depth, expect):
+    def loadgen(self, sock, pid, request, conns, depth, expect, extra=()):
+        """One loadgen run; extra: more loadgen options (scale.py's --range)."""
         a = self.args
         return self.run_tool(
             [os.path.join(self.bin, "loadgen"), "--socket", sock, "--request", request,
              "--conns", str(conns), "--depth", str(depth), "--duration", str(a.duration),
              "--warmup", str(a.warmup), "--drain", "10", "--expect", expect,
-             "--server-pid", str(pid)],
+             "--server-pid", str(pid), *extra],
             timeout=a.warmup + a.duration + 60)
+
+    def grant_rows(self, pid, state):
+        """Durable grants from GRANT_WRITERS closed-loop writers, each beside fsyncloop in state."""
+        a = self.args
+        grants = []
+        for n in GRANT_WRITERS:
+            print(f"  grant, {n} writer{'s' if n > 1 else ''}", flush=True)
+            s0 = self.stats()["ledger"]
+            req = json.dumps({"op": "grant", "id": 1, "product": "mipay",
+                              "subject": f"bench-w{n}-%N", "scope": "policy",
+                              "source": "bench"}, separators=(",", ":"))
+            res = self.loadgen(self.consentd_sock, pid, req, n, 1, '"ok":true')
+            self.alive()
+            s1 = self.stats()["ledger"]
+            commits = s1["commits"] - s0["commits"]
+            res["per_commit"] = (s1["batched_writes"] - s0["batched_writes"]) / commits \
+                if commits else 0.0
+            # The disk's fsync rate drifts by minutes: measure it right beside each run.
+            print("  fsync loop", flush=True)
+            res["fsync"] = self.run_tool([os.path.join(self.bin, "fsyncloop"),
+                                          os.path.join(state, "fsyncloop.dat"),
+                                          str(a.duration), str(FSYNC_RECORD_BYTES)],
+                                         timeout=a.duration + 60)
+            grants.append((n, res))
+        return grants
 
     def run(self):
         a = self.args
@@ -268,26 +294,7 @@ class Bench:
             checks.append(row)
         stats1 = self.stats()
 
-        grants = []
-        for n in GRANT_WRITERS:
-            print(f"  grant, {n} writer{'s' if n > 1 else ''}", flush=True)
-            s0 = self.stats()["ledger"]
-            req = json.dumps({"op": "grant", "id": 1, "product": "mipay",
-                              "subject": f"bench-w{n}-%N", "scope": "policy",
-                              "source": "bench"}, separators=(",", ":"))
-            res = self.loadgen(self.consentd_sock, consentd.pid, req, n, 1, '"ok":true')
-            self.alive()
-            s1 = self.stats()["ledger"]
-            commits = s1["commits"] - s0["commits"]
-            res["per_commit"] = (s1["batched_writes"] - s0["batched_writes"]) / commits \
-                if commits else 0.0
-            # The disk's fsync rate drifts by minutes: measure it right beside each run.
-            print("  fsync loop", flush=True)
-            res["fsync"] = self.run_tool([os.path.join(self.bin, "fsyncloop"),
-                                          os.path.join(state, "fsyncloop.dat"),
-                                          str(a.duration), str(FSYNC_RECORD_BYTES)],
-                                         timeout=a.duration + 60)
-            grants.append((n, res))
+        grants = self.grant_rows(consentd.pid, state)
         fs = self.fs_of(state)
         self.alive()
         self.report(checks, grants, fs, stats0, stats1)

@@ -9,7 +9,9 @@
  *
  * Replies are matched to requests by order (the servers answer in request order). A reply
  * lacking the --expect substring counts as an error. "%N" in the request line is replaced by a
- * number unique in this run, so that every request can name a different subject.
+ * number unique in this run, so that every request can name a different subject; with
+ * --range M it is instead a pseudo-random number in [0, M) (--seed S, by default from the
+ * clock), so that requests name existing subjects spread over a whole ledger.
  *
  * One epoll loop per thread (--threads, default 1); each thread owns C/T connections.
  * --server-pid P adds the CPU the server used during the window (from /proc/P/stat).
@@ -43,6 +45,8 @@ struct options {
 	int		 conns, depth, threads;
 	double		 duration, warmup, drain;
 	int		 server_pid;
+	uint64_t	 range;		/* 0: %N unique; else random in [0, range) */
+	uint64_t	 seed;
 };
 
 struct conn {
@@ -64,6 +68,7 @@ struct worker {
 	struct conn	*conns;
 	int		 nconns;
 	uint64_t	 seq;		/* for %N */
+	uint64_t	 rng;		/* for %N with --range */
 	/* Results. */
 	uint64_t	*lat;		/* ns, replies inside the window */
 	size_t		 nlat, caplat;
@@ -104,8 +109,25 @@ usage(void)
 	fprintf(stderr,
 	    "usage: loadgen --socket PATH --request LINE [--conns C] [--depth K]\n"
 	    "               [--duration S] [--warmup S] [--drain S] [--expect STR]\n"
-	    "               [--threads T] [--server-pid PID]\n");
+	    "               [--threads T] [--server-pid PID] [--range M [--seed S]]\n"
+	    "\n"
+	    "\"%%N\" in LINE becomes a number unique in the run; with --range M, a pseudo-random\n"
+	    "number in [0, M) instead, from seed S (default: from the clock).\n");
 	exit(2);
+}
+
+/* A whole number from arg, or die with what (a format naming the option) if it is none. */
+static uint64_t
+parse_u64(const char *what, const char *arg)
+{
+	char *end;
+	uint64_t v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || *arg == '-')
+		die(what, arg);
+	return v;
 }
 
 static void
@@ -122,6 +144,8 @@ parse_options(int argc, char **argv)
 		{ "warmup",	required_argument, NULL, 'w' },
 		{ "drain",	required_argument, NULL, 'D' },
 		{ "server-pid",	required_argument, NULL, 'p' },
+		{ "range",	required_argument, NULL, 'R' },
+		{ "seed",	required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -132,6 +156,8 @@ parse_options(int argc, char **argv)
 	opt.duration = 3.0;
 	opt.warmup = 0.5;
 	opt.drain = 5.0;
+	/* Each run asks other subjects: a repeated sequence would find them in the server's cache. */
+	opt.seed = now_ns() ^ ((uint64_t)getpid() << 32);
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's': opt.socket = optarg; break;
@@ -144,6 +170,13 @@ parse_options(int argc, char **argv)
 		case 'w': opt.warmup = atof(optarg); break;
 		case 'D': opt.drain = atof(optarg); break;
 		case 'p': opt.server_pid = atoi(optarg); break;
+		case 'R': opt.range = parse_u64("--range: \"%s\" is not a number above 0",
+			    optarg);
+			if (opt.range == 0)
+				die("--range: \"%s\" is not a number above 0", optarg);
+			break;
+		case 'S': opt.seed = parse_u64("--seed: \"%s\" is not a whole number", optarg);
+			break;
 		default: usage();
 		}
 	}
@@ -193,6 +226,26 @@ out_reserve(struct conn *c, size_t more)
 		die("%s", "out of memory");
 }
 
+/* splitmix64: a well-mixed number per step, so that %N with --range hits the range evenly. */
+static uint64_t
+rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* What %N becomes in the next request of w. */
+static int
+template_number(struct worker *w, char *num, size_t size)
+{
+	if (opt.range > 0)
+		return snprintf(num, size, "%" PRIu64, rng_next(&w->rng) % opt.range);
+	return snprintf(num, size, "%d-%" PRIu64, w->index, w->seq++);
+}
+
 /* Queue one request on c, stamped now. */
 static void
 queue_request(struct worker *w, struct conn *c, uint64_t now)
@@ -201,7 +254,7 @@ queue_request(struct worker *w, struct conn *c, uint64_t now)
 	int n = 0;
 
 	if (req_templated)
-		n = snprintf(num, sizeof num, "%d-%" PRIu64, w->index, w->seq++);
+		n = template_number(w, num, sizeof num);
 	out_reserve(c, req_prefix_len + (size_t)n + req_suffix_len + 1);
 	memcpy(c->out + c->out_len, req_prefix, req_prefix_len);
 	c->out_len += req_prefix_len;
@@ -485,6 +538,7 @@ main(int argc, char **argv)
 		struct worker *w = &workers[t];
 
 		w->index = t;
+		w->rng = opt.seed + (uint64_t)t * 0x5851f42d4c957f2dull;
 		w->nconns = opt.conns / opt.threads + (t < opt.conns % opt.threads);
 		if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 			die("epoll_create1: %s", strerror(errno));
