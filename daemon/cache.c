@@ -126,7 +126,6 @@ entry_new(const char *product, const char *subject, uint64_t hash,
 	e->subject = str_put(&at, subject);
 	e->snap = *snap;
 	e->snap.entries = ce;
-	e->snap.strings = NULL;
 	e->snap.holds = str_put(&at, snap->holds);
 	for (size_t i = 0; i < n; i++) {
 		ce[i] = snap->state.entries[i];
@@ -167,9 +166,7 @@ cache_get(struct cache *c, struct ledger *l, const char *product, const char *su
 	c->misses++;
 	if (ledger_snapshot(l, product, subject, &snap) == -1)
 		return NULL;
-	e = entry_new(product, subject, hash, &snap);
-	ledger_snapshot_free(&snap);
-	if (e == NULL)
+	if ((e = entry_new(product, subject, hash, &snap)) == NULL)
 		return NULL;
 	if (c->entries == c->max_entries) {
 		entry_unlink(c, TAILQ_LAST(&c->lru, cache_lru));

@@ -25,7 +25,10 @@ struct write_note {
 
 struct ledger {
 	sqlite3			*wdb, *rdb;
+	sqlite3_stmt		*read_begin, *read_end;
 	sqlite3_stmt		*read_consent, *read_subject, *read_guardian;
+	struct consent_entry	*snap_entries;		/* LEDGER_SCOPES_MAX, for ledger_snapshot */
+	char			*snap_text;		/* LEDGER_SNAP_TEXT_BYTES */
 	int			 lock_fd;
 	int			 notify[2];		/* threads -> loop: writes are done */
 	struct event		*notify_ev;

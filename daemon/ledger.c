@@ -826,7 +826,9 @@ open_db(struct ledger *l, char *err, size_t len)
 	l->committed_seq = l->last_seq;
 	if (open_reader(l, &l->rdb, err, len) == -1 || open_reader(l, &l->qdb, err, len) == -1)
 		return -1;
-	if (ledger_prepare(l->rdb, "SELECT scope, state, policy_version, at, guardian FROM "
+	if (ledger_prepare(l->rdb, "BEGIN", &l->read_begin, err, len) == -1 ||
+	    ledger_prepare(l->rdb, "COMMIT", &l->read_end, err, len) == -1 ||
+	    ledger_prepare(l->rdb, "SELECT scope, state, policy_version, at, guardian FROM "
 	    "consent WHERE product=? AND subject=? LIMIT 512", &l->read_consent, err, len) == -1 ||
 	    ledger_prepare(l->rdb, "SELECT product, age_band, region, holds FROM subjects "
 	    "WHERE subject=? AND product IN ('', ?) ORDER BY product", &l->read_subject, err,
@@ -957,6 +959,8 @@ ledger_free(struct ledger *l)
 	pthread_cond_destroy(&l->cv);
 	pthread_cond_destroy(&l->read_cv);
 	free(l->notes);
+	free(l->snap_entries);
+	free(l->snap_text);
 	free(l);
 }
 
@@ -991,7 +995,9 @@ ledger_open(const char *dir, struct event_base *base, ledger_done_cb cb, void *a
 	}
 	if (open_db(l, err, len) == -1 || check_head(l, dir, err, len) == -1)
 		goto fail;
-	if ((l->notes = calloc(LEDGER_BATCH_MAX, sizeof *l->notes)) == NULL) {
+	if ((l->notes = calloc(LEDGER_BATCH_MAX, sizeof *l->notes)) == NULL ||
+	    (l->snap_entries = calloc(LEDGER_SCOPES_MAX, sizeof *l->snap_entries)) == NULL ||
+	    (l->snap_text = malloc(LEDGER_SNAP_TEXT_BYTES)) == NULL) {
 		snprintf(err, len, "out of memory");
 		goto fail;
 	}

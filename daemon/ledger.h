@@ -103,19 +103,19 @@ void		 ledger_write_free(struct ledger_write *);
 size_t		 ledger_pending(const struct ledger *);
 
 /*
- * The subject's consent state for product, into a snapshot the engine reads. The snapshot owns
- * its strings until ledger_snapshot_free. Returns -1 when the ledger cannot be read.
+ * The subject's consent state for product, into a snapshot the engine reads (loop thread).
+ * Its entries and strings are the ledger's, valid until the next ledger_snapshot: a caller
+ * that keeps them copies them (the cache does). Returns -1 when the ledger cannot be read.
  */
+#define LEDGER_SNAP_TEXT_BYTES	(LEDGER_SCOPES_MAX * 320 + 4096)
 struct ledger_snapshot {
 	struct subject_state	 state;
 	struct consent_entry	*entries;
 	char			*holds;		/* JSON array text, or NULL */
 	bool			 known;		/* the subject has any record */
-	void			*strings;
 };
 int		 ledger_snapshot(struct ledger *, const char *product, const char *subject,
 		    struct ledger_snapshot *);
-void		 ledger_snapshot_free(struct ledger_snapshot *);
 
 /* Whether subject exists with age band adult (a valid guardian). -1 on error. */
 int		 ledger_subject_is_adult(struct ledger *, const char *subject);

@@ -277,6 +277,5 @@ op_status(struct request *r, json_t **reply)
 	json_object_set_new(*reply, "subject", json_string(subject));
 	json_object_set_new(*reply, "scopes", scopes);
 	json_object_set_new(*reply, "attributes", subj);
-	ledger_snapshot_free(&snap);
 	return OP_REPLIED;
 }
