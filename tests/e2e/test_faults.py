@@ -1,4 +1,5 @@
-"""Fail closed: when the ledger cannot be written (a full or read-only file system) writes
+"""Fail closed: when the ledger cannot be written (a full or read-only file system, a lock
+another program holds) writes
 answer ledger_unavailable and nothing acknowledged is lost, and the daemon recovers by itself
 when the disk does; when it cannot be read (corruption), consent-based checks deny with
 ledger_unavailable. The file systems are a small tmpfs and a loop-mounted ext4 image, whose
@@ -7,6 +8,7 @@ only; skipped where the machine cannot mount)."""
 import os
 import sqlite3
 import subprocess
+import time
 
 import pytest
 
@@ -129,4 +131,31 @@ def test_an_unreadable_ledger_denies_what_rests_on_consent(tmp_path):
     assert s["error"]["code"] == "ledger_unavailable"
     w = grant(d, "u", "policy")
     assert w["error"]["code"] == "ledger_unavailable"
+    d.cleanup()
+
+
+def test_a_locked_ledger_refuses_writes_not_checks_and_recovers(tmp_path):
+    """Another program holding the write lock past the writer's 5 s wait: the write answers
+    ledger_unavailable, checks go on meanwhile, and the next write after the lock goes works."""
+    state = str(tmp_path / "state")
+    d = Daemon(state_dir=state).start()
+    assert grant(d, "before")["ok"]
+    other = sqlite3.connect(os.path.join(state, "ledger.db"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        writer = d.client()
+        writer.send({"op": "grant", "product": "mipay", "subject": "during", "scope": "policy"})
+        t0 = time.time()
+        r = camera_check(d, "before")
+        assert r["ok"] and time.time() - t0 < 2, r       # the loop is not held by the writer
+        reply = writer.recv()
+        assert reply["error"]["code"] == "ledger_unavailable" and "locked" in \
+            reply["error"]["message"], reply
+        writer.close()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert grant(d, "after")["ok"]
+    assert d.call({"op": "history", "subject": "during"})["events"] == []
+    assert d.call({"op": "verify"})["ok"]
     d.cleanup()
