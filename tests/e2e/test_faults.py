@@ -1,8 +1,7 @@
 """Fail closed: when the ledger cannot be written (a full or read-only file system, a lock
-another program holds) writes
-answer ledger_unavailable and nothing acknowledged is lost, and the daemon recovers by itself
-when the disk does; when it cannot be read (corruption), consent-based checks deny with
-ledger_unavailable. The file systems are a small tmpfs and a loop-mounted ext4 image, whose
+another program holds) writes answer ledger_unavailable and nothing acknowledged is lost, and
+the daemon recovers by itself when the disk does; when it cannot be read (corruption),
+consent-based checks deny with ledger_unavailable. The file systems are a small tmpfs and a loop-mounted ext4 image, whose
 immutable flag (chattr +i) makes the ledger's files read-only under the open daemon (root
 only; skipped where the machine cannot mount)."""
 import os
