@@ -43,6 +43,7 @@
 
 #include "clock.h"
 #include "ledger-private.h"
+#include "ledger-schema.h"
 #include "log.h"
 
 #define LEDGER_CHECKPOINT_PAGES	1000	/* sqlite's default for its automatic checkpoint */
@@ -59,26 +60,7 @@ static const char *const op_states[LEDGER_PURGE + 1] = {
 	[LEDGER_CANCEL] = "withdrawn",
 };
 
-#define RECORDS_TABLE(name) \
-	"CREATE TABLE IF NOT EXISTS " name " (" \
-	" seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, op TEXT NOT NULL, product TEXT," \
-	" subject TEXT, scope TEXT, state TEXT, policy_version TEXT, source TEXT," \
-	" guardian TEXT, attrs TEXT, peer_uid INTEGER NOT NULL, prev_hash TEXT NOT NULL," \
-	" hash TEXT NOT NULL, erased_by INTEGER);"
-
-static const char schema[] =
-	RECORDS_TABLE("records")
-	"CREATE INDEX IF NOT EXISTS records_by_subject ON records (subject, seq);"
-	"CREATE TABLE IF NOT EXISTS consent ("
-	" product TEXT NOT NULL, subject TEXT NOT NULL, scope TEXT NOT NULL, state TEXT NOT NULL,"
-	" policy_version TEXT, at INTEGER NOT NULL, guardian TEXT, seq INTEGER NOT NULL,"
-	" PRIMARY KEY (product, subject, scope)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS subjects ("
-	" subject TEXT NOT NULL, product TEXT NOT NULL, age_band TEXT, region TEXT, holds TEXT,"
-	" seq INTEGER NOT NULL, cancelled_at INTEGER, cancel_seq INTEGER,"
-	" PRIMARY KEY (subject, product)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS subjects_cancelled ON subjects (product, cancelled_at)"
-	" WHERE cancelled_at IS NOT NULL;";
+static const char schema[] = LEDGER_SCHEMA_SQL;
 
 /*
  * Version 1 had no erasure (subject NOT NULL, no erased_by) and kept no cancel time: the
@@ -86,7 +68,7 @@ static const char schema[] =
  */
 static const char migrate_v1[] =
 	"BEGIN IMMEDIATE;"
-	RECORDS_TABLE("records_v2")
+	LEDGER_RECORDS_TABLE("records_v2")
 	"INSERT INTO records_v2 SELECT *, NULL FROM records;"
 	"DROP TABLE records;"
 	"ALTER TABLE records_v2 RENAME TO records;"
@@ -765,14 +747,9 @@ prepare_writer(struct ledger *l, char *err, size_t len)
 #define W(field, sql)	{ offsetof(struct ledger, field), sql }
 		W(begin, "BEGIN IMMEDIATE"),
 		W(commit, "COMMIT"),
-		W(ins_record, "INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)"),
-		W(up_consent, "INSERT INTO consent VALUES (?1,?2,?3,?4,?5,?6,?7,?8) "
-		    "ON CONFLICT (product, subject, scope) DO UPDATE SET state=?4, "
-		    "policy_version=?5, at=?6, guardian=?7, seq=?8"),
-		W(up_subject, "INSERT INTO subjects (subject, product, age_band, region, holds, "
-		    "seq) VALUES (?1,?2,?3,?4,?5,?6) ON CONFLICT (subject, product) DO UPDATE SET "
-		    "age_band=coalesce(?3, age_band), region=coalesce(?4, region), "
-		    "holds=coalesce(?5, holds), seq=?6"),
+		W(ins_record, LEDGER_INSERT_RECORD_SQL),
+		W(up_consent, LEDGER_UPSERT_CONSENT_SQL),
+		W(up_subject, LEDGER_UPSERT_SUBJECT_SQL),
 		W(cancel_scopes, "UPDATE consent SET state='withdrawn', at=?1, seq=?2 "
 		    "WHERE product=?3 AND subject=?4 AND state='granted'"),
 		W(granted_scopes, "SELECT scope FROM consent WHERE product=?1 AND subject=?2 AND "

@@ -3,8 +3,8 @@
  *
  *   mkledger --records N --dir DIR [--seed S] [--block B]
  *
- * DIR/ledger.db gets the daemon's schema version 2 (the DDL of schema[] in daemon/ledger.c,
- * copied below) and DIR/chain-head the head of the chain, as consentd would have left them
+ * DIR/ledger.db gets the daemon's schema version 2 and statements (daemon/ledger-schema.h)
+ * and DIR/chain-head the head of the chain, as consentd would have left them
  * after N writes; `consentd --verify --state-dir DIR` holds on the result.
  *
  * The records are what apps would have written for subjects bench-0, bench-1, ... (about ten
@@ -46,6 +46,7 @@
 #include <sqlite3.h>
 
 #include "chain.h"
+#include "ledger-schema.h"
 
 #define TXN_RECORDS	100000		/* records per transaction */
 #define PLAN_MAX	32		/* records one subject's plan holds at most */
@@ -54,38 +55,6 @@
 #define AT_STEP		3		/* seconds between records */
 #define ADMIN_UID	0		/* set_subject comes from an operator's tool */
 #define PROGRESS_NS	2000000000ull	/* progress on stderr at most this often */
-
-/* What daemon/ledger.c creates (schema[]), byte for byte but for the line breaks. */
-static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS records ("
-	" seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, op TEXT NOT NULL, product TEXT,"
-	" subject TEXT, scope TEXT, state TEXT, policy_version TEXT, source TEXT,"
-	" guardian TEXT, attrs TEXT, peer_uid INTEGER NOT NULL, prev_hash TEXT NOT NULL,"
-	" hash TEXT NOT NULL, erased_by INTEGER);"
-	"CREATE INDEX IF NOT EXISTS records_by_subject ON records (subject, seq);"
-	"CREATE TABLE IF NOT EXISTS consent ("
-	" product TEXT NOT NULL, subject TEXT NOT NULL, scope TEXT NOT NULL, state TEXT NOT NULL,"
-	" policy_version TEXT, at INTEGER NOT NULL, guardian TEXT, seq INTEGER NOT NULL,"
-	" PRIMARY KEY (product, subject, scope)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS subjects ("
-	" subject TEXT NOT NULL, product TEXT NOT NULL, age_band TEXT, region TEXT, holds TEXT,"
-	" seq INTEGER NOT NULL, cancelled_at INTEGER, cancel_seq INTEGER,"
-	" PRIMARY KEY (subject, product)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS subjects_cancelled ON subjects (product, cancelled_at)"
-	" WHERE cancelled_at IS NOT NULL;";
-
-/* The daemon's writer statements (prepare_writer in daemon/ledger.c) that these records use. */
-static const char sql_record[] =
-	"INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)";
-static const char sql_consent[] =
-	"INSERT INTO consent VALUES (?1,?2,?3,?4,?5,?6,?7,?8) "
-	"ON CONFLICT (product, subject, scope) DO UPDATE SET state=?4, "
-	"policy_version=?5, at=?6, guardian=?7, seq=?8";
-static const char sql_subject[] =
-	"INSERT INTO subjects (subject, product, age_band, region, holds, "
-	"seq) VALUES (?1,?2,?3,?4,?5,?6) ON CONFLICT (subject, product) DO UPDATE SET "
-	"age_band=coalesce(?3, age_band), region=coalesce(?4, region), "
-	"holds=coalesce(?5, holds), seq=?6";
 
 enum op_kind { OP_GRANT, OP_WITHDRAW, OP_REFUSE, OP_SET_SUBJECT };
 
@@ -446,11 +415,11 @@ open_db(struct gen *g, const char *dir)
 	exec_sql(g, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
 	    "PRAGMA locking_mode=EXCLUSIVE; PRAGMA temp_store=MEMORY;"
 	    "PRAGMA cache_size=-1048576;");
-	exec_sql(g, schema);
+	exec_sql(g, LEDGER_SCHEMA_SQL);
 	exec_sql(g, "PRAGMA user_version=2");
-	g->ins_record = prepare(g, sql_record);
-	g->up_consent = prepare(g, sql_consent);
-	g->up_subject = prepare(g, sql_subject);
+	g->ins_record = prepare(g, LEDGER_INSERT_RECORD_SQL);
+	g->up_consent = prepare(g, LEDGER_UPSERT_CONSENT_SQL);
+	g->up_subject = prepare(g, LEDGER_UPSERT_SUBJECT_SQL);
 	if ((g->hasher = chain_hasher_new()) == NULL)
 		die("cannot set up SHA-256");
 	memset(g->hash, '0', 64);
