@@ -72,7 +72,27 @@ read_scopes(struct ledger *l, const char *product, const char *subject,
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The subject's attributes: the defaults, then the product's own over them. */
+/* One subjects row's attributes over what s holds. */
+static void
+apply_attributes(sqlite3_stmt *st, struct ledger_snapshot *s, struct text_buf *b)
+{
+	const char *band = (const char *)sqlite3_column_text(st, 1);
+	const char *region = (const char *)sqlite3_column_text(st, 2);
+
+	s->known = true;
+	if (band && age_band_parse(band) >= 0)
+		s->state.age_band = age_band_parse(band);
+	if (region && region_parse(region) >= 0)
+		s->state.region = region_parse(region);
+	if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+		s->holds = keep(b, sqlite3_column_text(st, 3));
+}
+
+/*
+ * The subject's attributes: the defaults (product ''), then the product's own over them. One
+ * seek on the primary key's prefix reads every product's row; they come ordered by product, so
+ * the defaults come first.
+ */
 static int
 read_attributes(struct ledger *l, const char *product, const char *subject,
     struct ledger_snapshot *s, struct text_buf *b)
@@ -81,19 +101,11 @@ read_attributes(struct ledger *l, const char *product, const char *subject,
 	int rc;
 
 	ledger_bind_text(st, 1, subject);
-	ledger_bind_text(st, 2, product);
-	/* '' (defaults) sorts first, so the product's own row overrides it. */
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *band = (const char *)sqlite3_column_text(st, 1);
-		const char *region = (const char *)sqlite3_column_text(st, 2);
+		const char *p = ledger_column(st, 0);
 
-		s->known = true;
-		if (band && age_band_parse(band) >= 0)
-			s->state.age_band = age_band_parse(band);
-		if (region && region_parse(region) >= 0)
-			s->state.region = region_parse(region);
-		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
-			s->holds = keep(b, sqlite3_column_text(st, 3));
+		if (p != NULL && (*p == '\0' || strcmp(p, product) == 0))
+			apply_attributes(st, s, b);
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;

@@ -808,8 +808,7 @@ open_db(struct ledger *l, char *err, size_t len)
 	    ledger_prepare(l->rdb, "SELECT scope, state, policy_version, at, guardian FROM "
 	    "consent WHERE product=? AND subject=? LIMIT 512", &l->read_consent, err, len) == -1 ||
 	    ledger_prepare(l->rdb, "SELECT product, age_band, region, holds FROM subjects "
-	    "WHERE subject=? AND product IN ('', ?) ORDER BY product", &l->read_subject, err,
-	    len) == -1 ||
+	    "WHERE subject=? ORDER BY product", &l->read_subject, err, len) == -1 ||
 	    ledger_prepare(l->rdb, "SELECT age_band FROM subjects WHERE subject=? AND product=''",
 	    &l->read_guardian, err, len) == -1)
 		return -1;
