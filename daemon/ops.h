@@ -45,7 +45,5 @@ enum op_result	op_subscribe(struct request *, json_t **);
 /* A new ledger write or read of op, for r's peer; NULL when out of memory. */
 struct ledger_write *ops_new_write(struct request *, enum ledger_op, const char *product,
 		    const char *subject);
-/* The reply to a verify, once the verifier walked the chain. */
-json_t		*op_verify_reply(const struct ledger_write *, json_t *id);
 
 #endif
