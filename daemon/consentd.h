@@ -108,10 +108,11 @@ const char	*ops_name(int op);
 size_t		 ops_count(void);
 /* Check role and run op; fills *reply, or returns OP_PENDING for a ledger write. */
 enum op_result	 ops_dispatch(struct request *, json_t **reply);
-/* The reply to a ledger write, once durable. */
+
+/* op-ledger.c: the reply to a ledger write once durable, or to a ledger read once answered. */
 json_t		*ops_write_reply(const struct ledger_write *, json_t *id);
 
-/* reload.c */
+/* main.c: load the policy tables again; the old set keeps serving on a problem. */
 int	 policy_reload(json_t **problems);
 
 #endif
