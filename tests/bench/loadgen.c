@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rng.h"
+
 #define IN_CAP		(128 * 1024)	/* a reply line must fit */
 #define EVENTS_MAX	256
 #define THREADS_MAX	16
@@ -224,17 +226,6 @@ out_reserve(struct conn *c, size_t more)
 		c->out_cap = c->out_cap ? 2 * c->out_cap : 4096;
 	if ((c->out = realloc(c->out, c->out_cap)) == NULL)
 		die("%s", "out of memory");
-}
-
-/* splitmix64: a well-mixed number per step, so that %N with --range hits the range evenly. */
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
 }
 
 /* What %N becomes in the next request of w. */

@@ -47,6 +47,7 @@
 
 #include "chain.h"
 #include "ledger-schema.h"
+#include "rng.h"
 
 #define TXN_RECORDS	100000		/* records per transaction */
 #define PLAN_MAX	32		/* records one subject's plan holds at most */
@@ -252,17 +253,6 @@ parse_options(int argc, char **argv, struct options *o)
 }
 
 /* ----- the random mix ----- */
-
-/* splitmix64: small, fast, and the same sequence everywhere for a seed. */
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static unsigned
 rng_below(uint64_t *s, unsigned n)
